@@ -1,0 +1,24 @@
+# customorder: PostgreSQL extension (PGXS)
+
+MODULE_big = customorder
+OBJS = \
+	src/aftersale.o \
+	src/buttons.o \
+	src/catalog.o \
+	src/clock.o \
+	src/evidence.o \
+	src/order.o \
+	src/util.o
+
+EXTENSION = customorder
+DATA = sql/customorder--1.0.sql
+PGFILEDESC = "customorder - workflow of fully customized goods"
+
+# pg_regress: one file per rule group, inputs in sql/, outputs in expected/
+REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors
+REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

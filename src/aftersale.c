@@ -1,0 +1,765 @@
+/*-------------------------------------------------------------------------
+ *
+ * aftersale.c
+ *	  Refunds and after-sale cases: the case state machine, its trigger on
+ *	  customorder.aftersales, refund eligibility (F1-F7) and the buyer's
+ *	  request_refund button.
+ *
+ *	  A case row is the record of every refund, instant ones included.  The
+ *	  case trigger judges each change against the case table and applies its
+ *	  effect on the order (money, the open-case marker, shipment) through a
+ *	  permitted UPDATE, which the order trigger judges in turn.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "customorder.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+
+#include "aftersale.h"
+
+PG_FUNCTION_INFO_V1(co_case_trigger);
+PG_FUNCTION_INFO_V1(co_request_refund);
+PG_FUNCTION_INFO_V1(co_refund_eligibility);
+
+const char *const co_case_col_names[CC_COUNT] = {
+	"order_id", "aftersale_id", "kind", "reason", "state", "requested_at",
+	"refund_amount", "proposed_amount", "comm_reason", "communicated_at",
+	"reject_reason", "proof_bundle_id", "tracking_no", "closed_at"
+};
+
+const char *const co_kind_names[KIND_COUNT] = {"refund_only", "return_refund"};
+
+const char *const co_reason_names[REASON_COUNT] = {
+	"no_reason", "quality", "wrong_quantity", "not_received", "not_as_agreed"
+};
+
+/* ----------------------------------------------------------------
+ *		Eligibility (F1-F3, F6)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * F2 and the cancel part of F6: before customization is in effect (custom)
+ * or before shipment (ordinary), a refund request is refunded at once.
+ */
+bool
+co_order_instant_refund_applies(const OrderRow *row)
+{
+	if (ORD_IS_CUSTOM(row))
+		return row->state == OS_PAID || row->state == OS_AWAITING_EVIDENCE ||
+			row->state == OS_EVIDENCE_REVIEW;
+	return row->state == OS_PAID;
+}
+
+/* F6: an ordinary order signed less than 7 days ago */
+bool
+co_order_in_seven_day_window(const OrderRow *row)
+{
+	if (ORD_IS_CUSTOM(row) || row->state != OS_SIGNED ||
+		row->isnull[OC_SIGNED_AT])
+		return false;
+	return co_now() < DatumGetTimestampTz(row->v[OC_SIGNED_AT]) + CO_SEVEN_DAYS_USEC;
+}
+
+Datum
+co_order_remaining(const OrderRow *row)
+{
+	return DirectFunctionCall2(numeric_sub, row->v[OC_AMOUNT],
+							   row->v[OC_REFUNDED_AMOUNT]);
+}
+
+/* ----------------------------------------------------------------
+ *		Guards
+ * ----------------------------------------------------------------
+ */
+
+static CoRefusal *
+case_refuse(int code, const char *message, const char *detail, const char *hint)
+{
+	return co_refusal(code, message, detail, hint);
+}
+
+/* What every request checks: a live order, no other open case, valid kind */
+static CoRefusal *
+check_request(const CaseGuardCtx *ctx)
+{
+	const OrderRow *o = ctx->order;
+	const CaseRow *n = ctx->new;
+
+	if (o->state == OS_CANCELLED || o->state == OS_REFUNDED)
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("request_refund: order is already %s",
+									co_order_state_names[o->state]),
+						   psprintf("Order " INT64_FORMAT " has refunded %s of %s.",
+									ORD_ID(o), co_numeric_str(o->v[OC_REFUNDED_AMOUNT]),
+									co_numeric_str(o->v[OC_AMOUNT])),
+						   "Nothing is left to refund.");
+	if (!o->isnull[OC_OPEN_AFTERSALE_ID])
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "request_refund: the order already has an open after-sale case (rule F7)",
+						   psprintf("Order " INT64_FORMAT " has open case " INT64_FORMAT ".",
+									ORD_ID(o), DatumGetInt64(o->v[OC_OPEN_AFTERSALE_ID])),
+						   "Wait for the merchant's answer, or withdraw the case with withdraw_refund() and ask again.");
+	if (ctx->probe)
+		return NULL;
+	if (n->kind == KIND_RETURN_REFUND && co_order_before_shipment(o->state))
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "request_refund: before shipment the kind is refund_only",
+						   psprintf("Order " INT64_FORMAT " is %s; nothing has been shipped to return.",
+									ORD_ID(o), co_order_state_names[o->state]),
+						   "Ask with kind refund_only.");
+	return NULL;
+}
+
+static CoRefusal *
+guard_open_instant(const CaseGuardCtx *ctx)
+{
+	const OrderRow *o = ctx->order;
+	CoRefusal  *r = check_request(ctx);
+
+	if (r)
+		return r;
+	if (!co_order_instant_refund_applies(o))
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   ORD_IS_CUSTOM(o) ?
+						   "request_refund: no instant refund once customization is in effect (rules F2, F3)" :
+						   "request_refund: no instant refund once the order has shipped (rule F6)",
+						   psprintf("Order " INT64_FORMAT " is %s.", ORD_ID(o),
+									co_order_state_names[o->state]),
+						   "The request opens an after-sale case the merchant decides.");
+	if (ctx->probe)
+		return NULL;
+	if (ctx->new->isnull[CC_REFUND_AMOUNT] ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, ctx->new->v[CC_REFUND_AMOUNT],
+										  co_order_remaining(o))) != 0)
+		return case_refuse(ERRCODE_CHECK_VIOLATION,
+						   "request_refund: an instant refund returns all that was paid (rule F2)",
+						   psprintf("Order " INT64_FORMAT ": refundable %s, case refund_amount %s.",
+									ORD_ID(o), co_numeric_str(co_order_remaining(o)),
+									ctx->new->isnull[CC_REFUND_AMOUNT] ? "null" :
+									co_numeric_str(ctx->new->v[CC_REFUND_AMOUNT])),
+						   "Call customorder.request_refund(order_id, kind, reason).");
+	return NULL;
+}
+
+static CoRefusal *
+guard_open_case(const CaseGuardCtx *ctx)
+{
+	const OrderRow *o = ctx->order;
+	CoRefusal  *r = check_request(ctx);
+
+	if (r)
+		return r;
+	if (co_order_instant_refund_applies(o))
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "request_refund: before customization is in effect the refund is instant (rule F2)",
+						   psprintf("Order " INT64_FORMAT " is %s.", ORD_ID(o),
+									co_order_state_names[o->state]),
+						   "Call customorder.request_refund(); it refunds at once.");
+	if (!ctx->probe && !ctx->new->isnull[CC_REFUND_AMOUNT])
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "request_refund: a new case has refunded nothing yet (rule F3)",
+						   psprintf("Case refund_amount %s.",
+									co_numeric_str(ctx->new->v[CC_REFUND_AMOUNT])),
+						   "The merchant agrees with agree_refund().");
+	return NULL;
+}
+
+#define G(fn) fn, #fn
+
+const CaseTransition co_case_transitions[] = {
+	{CS_NONE, ACT_REQUEST_REFUND, CS_INSTANT_REFUNDED, G(guard_open_instant),
+	"F2 F6: before customization is in effect (ordinary: before shipment), refund all at once"},
+	{CS_NONE, ACT_REQUEST_REFUND, CS_REQUESTED, G(guard_open_case),
+	"F3 F4 F7: customization in effect or shipped; no other open case"},
+};
+
+const int	co_case_transition_count = lengthof(co_case_transitions);
+
+/* ----------------------------------------------------------------
+ *		Case rows
+ * ----------------------------------------------------------------
+ */
+
+static Oid	case_attmap_relid = InvalidOid;
+static AttrNumber case_attmap[CC_COUNT];
+static bool case_attmap_callback = false;
+
+static void
+case_attmap_reset(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == case_attmap_relid)
+		case_attmap_relid = InvalidOid;
+}
+
+static void
+case_attmap_fill(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			i;
+
+	if (case_attmap_relid == RelationGetRelid(rel))
+		return;
+	if (!case_attmap_callback)
+	{
+		CacheRegisterRelcacheCallback(case_attmap_reset, (Datum) 0);
+		case_attmap_callback = true;
+	}
+	for (i = 0; i < CC_COUNT; i++)
+	{
+		case_attmap[i] = SPI_fnumber(tupdesc, co_case_col_names[i]);
+		if (case_attmap[i] <= 0)
+			elog(ERROR, "column \"%s\" of customorder.aftersales is missing",
+				 co_case_col_names[i]);
+	}
+	case_attmap_relid = RelationGetRelid(rel);
+}
+
+/* Decode kind and reason; -1 when unknown, -2 when null */
+static void
+case_decode(CaseRow *row)
+{
+	row->state = co_case_state_from_datum(row->v[CC_STATE]);
+	row->kind = row->isnull[CC_KIND] ? -2 :
+		co_lookup_label(co_kind_names, KIND_COUNT,
+						TextDatumGetCString(row->v[CC_KIND]));
+	row->reason = row->isnull[CC_REASON] ? -2 :
+		co_lookup_label(co_reason_names, REASON_COUNT,
+						TextDatumGetCString(row->v[CC_REASON]));
+}
+
+static void
+case_from_trigger_tuple(HeapTuple tuple, TupleDesc tupdesc, CaseRow *row)
+{
+	int			i;
+
+	for (i = 0; i < CC_COUNT; i++)
+		row->v[i] = heap_getattr(tuple, case_attmap[i], tupdesc, &row->isnull[i]);
+	case_decode(row);
+}
+
+/*
+ * Fetch a case by id, locking its order first (lock before you judge), then
+ * the case row.  A missing case is P0002.
+ */
+void
+co_case_fetch(int64 aftersale_id, const char *button, CaseRow *row,
+			  OrderRow *order)
+{
+	static SPIPlanPtr plan_order = NULL;
+	static SPIPlanPtr plan_case = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	int64		order_id;
+	bool		isnull;
+	MemoryContext outer = CurrentMemoryContext;
+
+	values[0] = Int64GetDatum(aftersale_id);
+	co_connect();
+	plan_order = co_prepare(&plan_order,
+							"SELECT a.order_id FROM customorder.aftersales a "
+							"WHERE a.aftersale_id OPERATOR(pg_catalog.=) $1",
+							1, argtypes);
+	co_execute(plan_order, values, NULL, true, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
+						button, aftersale_id),
+				 errhint("Check the aftersale_id returned by request_refund().")));
+	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	co_finish();
+
+	co_order_fetch(order_id, button, true, order);
+
+	co_connect();
+	if (plan_case == NULL)
+	{
+		StringInfoData sql;
+		int			i;
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT ");
+		for (i = 0; i < CC_COUNT; i++)
+			appendStringInfo(&sql, "%sa.%s", i ? ", " : "", co_case_col_names[i]);
+		appendStringInfoString(&sql, " FROM customorder.aftersales a "
+							   "WHERE a.aftersale_id OPERATOR(pg_catalog.=) $1 FOR UPDATE");
+		co_prepare(&plan_case, sql.data, 1, argtypes);
+	}
+	co_execute(plan_case, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
+						button, aftersale_id),
+				 errhint("Check the aftersale_id returned by request_refund().")));
+	{
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+		HeapTuple	copy = heap_copytuple(SPI_tuptable->vals[0]);
+		int			i;
+
+		for (i = 0; i < CC_COUNT; i++)
+			row->v[i] = heap_getattr(copy, i + 1, SPI_tuptable->tupdesc, &row->isnull[i]);
+		case_decode(row);
+		MemoryContextSwitchTo(spi);
+	}
+	co_finish();
+}
+
+/*
+ * The case transition a button would take; NULL and *refusal if none.
+ */
+const CaseTransition *
+co_case_choose(const CaseRow *old, const OrderRow *order, CoAction action,
+			   CaseRow *proposed, bool probe, CoRefusal **refusal)
+{
+	CaseGuardCtx ctx;
+	CoRefusal  *first = NULL;
+	CaseState	from = old ? old->state : CS_NONE;
+	int			i;
+
+	ctx.old = old;
+	ctx.new = proposed;
+	ctx.order = order;
+	ctx.probe = probe;
+	for (i = 0; i < co_case_transition_count; i++)
+	{
+		const CaseTransition *t = &co_case_transitions[i];
+		CoRefusal  *r;
+
+		if (t->from != from || t->action != action)
+			continue;
+		proposed->state = t->to;
+		proposed->v[CC_STATE] = co_case_state_datum(t->to);
+		r = t->guard(&ctx);
+		if (r == NULL)
+		{
+			*refusal = NULL;
+			return t;
+		}
+		if (first == NULL)
+			first = r;
+	}
+	if (first == NULL)
+		first = co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("%s is not available for an after-sale case in state %s",
+									co_action_names[action], co_case_state_names[from]),
+						   old ? psprintf("Case " INT64_FORMAT " of order " INT64_FORMAT " is %s.",
+										  DatumGetInt64(old->v[CC_AFTERSALE_ID]),
+										  ORD_ID(order), co_case_state_names[from]) :
+						   psprintf("Order " INT64_FORMAT " has no open case.", ORD_ID(order)),
+						   "customorder.order_buttons(order_id) lists what can be pressed now.");
+	*refusal = first;
+	return NULL;
+}
+
+bool
+co_case_is_open(CaseState state)
+{
+	return state == CS_REQUESTED || state == CS_REJECTING ||
+		state == CS_COMMUNICATING || state == CS_NEGOTIATING ||
+		state == CS_AWAITING_BUYER_EVIDENCE;
+}
+
+/* ----------------------------------------------------------------
+ *		The trigger
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Apply a case's change to its order: money, the open-case marker and, for
+ * insist_ship, the shipment.  Runs under the order permit; the order trigger
+ * still judges the resulting order transition.
+ */
+static void
+case_apply_to_order(const CaseRow *new, const OrderRow *order)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[5] = {INT8OID, TEXTOID, NUMERICOID, INT8OID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	OrderState	to = order->state;
+	Datum		refunded = order->v[OC_REFUNDED_AMOUNT];
+	bool		open = co_case_is_open(new->state);
+
+	if ((new->state == CS_INSTANT_REFUNDED || new->state == CS_REFUNDED) &&
+		!new->isnull[CC_REFUND_AMOUNT])
+	{
+		refunded = DirectFunctionCall2(numeric_add, refunded,
+									   new->v[CC_REFUND_AMOUNT]);
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, refunded,
+											  order->v[OC_AMOUNT])) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("a refund cannot exceed what is still refundable (rule F7)"),
+					 errdetail("Order " INT64_FORMAT ": paid %s, already refunded %s, this refund %s.",
+							   ORD_ID(order), co_numeric_str(order->v[OC_AMOUNT]),
+							   co_numeric_str(order->v[OC_REFUNDED_AMOUNT]),
+							   co_numeric_str(new->v[CC_REFUND_AMOUNT])),
+					 errhint("Refund at most %s.", co_numeric_str(co_order_remaining(order)))));
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, refunded,
+											  order->v[OC_AMOUNT])) == 0)
+			to = new->state == CS_INSTANT_REFUNDED ? OS_CANCELLED : OS_REFUNDED;
+	}
+	if (new->state == CS_CLOSED_BY_SHIPMENT)
+		to = OS_SHIPPED;
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "UPDATE customorder.orders o SET "
+					  "state = $2::pg_catalog.text::customorder.order_state, "
+					  "refunded_amount = $3, open_aftersale_id = $4, "
+					  "tracking_no = COALESCE($5, o.tracking_no) "
+					  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+					  5, argtypes);
+	values[0] = order->v[OC_ORDER_ID];
+	values[1] = CStringGetTextDatum(co_order_state_names[to]);
+	values[2] = refunded;
+	values[3] = new->v[CC_AFTERSALE_ID];
+	nulls[3] = open ? ' ' : 'n';
+	if (new->state == CS_CLOSED_BY_SHIPMENT && !new->isnull[CC_TRACKING_NO])
+		values[4] = new->v[CC_TRACKING_NO];
+	else
+		nulls[4] = 'n';
+	co_execute_permitted(PERMIT_ORDER_CASE, ORD_ID(order), plan, values, nulls, 0);
+	co_finish();
+}
+
+static bool
+case_col_changed(const CaseRow *a, const CaseRow *b, CaseCol col,
+				 TupleDesc tupdesc)
+{
+	Form_pg_attribute att = TupleDescAttr(tupdesc, case_attmap[col] - 1);
+
+	if (a->isnull[col] != b->isnull[col])
+		return true;
+	if (a->isnull[col])
+		return false;
+	return !datumIsEqual(a->v[col], b->v[col], att->attbyval, att->attlen);
+}
+
+Datum
+co_case_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	HeapTuple	newtuple;
+	CaseRow		old;
+	CaseRow		new;
+	OrderRow	order;
+	CaseGuardCtx ctx;
+	CoRefusal  *first = NULL;
+	const CaseTransition *chosen = NULL;
+	bool		is_insert;
+	int			i;
+	int			colnums[CC_COUNT];
+	Datum		setv[CC_COUNT];
+	bool		setn[CC_COUNT];
+	int			nset = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		elog(ERROR, "co_case_trigger: must be fired before, for each row");
+	case_attmap_fill(trigdata->tg_relation);
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		case_from_trigger_tuple(trigdata->tg_trigtuple, tupdesc, &old);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("after-sale cases are never deleted"),
+				 errdetail("Case " INT64_FORMAT " is %s.",
+						   DatumGetInt64(old.v[CC_AFTERSALE_ID]),
+						   co_case_state_names[old.state]),
+				 errhint("The buyer withdraws a case with withdraw_refund().")));
+	}
+
+	newtuple = is_insert ? trigdata->tg_trigtuple : trigdata->tg_newtuple;
+	case_from_trigger_tuple(newtuple, tupdesc, &new);
+	if (!is_insert)
+		case_from_trigger_tuple(trigdata->tg_trigtuple, tupdesc, &old);
+
+	/* Shape of the request */
+	if (new.isnull[CC_ORDER_ID])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("request_refund: order_id must not be null"),
+				 errhint("Pass the order the refund is for.")));
+	if (new.kind == -2 || new.reason == -2)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("request_refund: %s must not be null",
+						new.kind == -2 ? "kind" : "reason"),
+				 errhint("kind is refund_only or return_refund; reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+	if (new.kind < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown kind \"%s\"",
+						TextDatumGetCString(new.v[CC_KIND])),
+				 errhint("kind is refund_only or return_refund.")));
+	if (new.reason < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown reason \"%s\"",
+						TextDatumGetCString(new.v[CC_REASON])),
+				 errhint("reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+
+	if (!is_insert)
+	{
+		static const CaseCol fixed[] = {CC_ORDER_ID, CC_AFTERSALE_ID, CC_KIND,
+		CC_REASON, CC_REQUESTED_AT};
+
+		for (i = 0; i < lengthof(fixed); i++)
+			if (case_col_changed(&old, &new, fixed[i], tupdesc))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("aftersales.%s cannot be changed", co_case_col_names[fixed[i]]),
+						 errdetail("Case " INT64_FORMAT " is %s.",
+								   DatumGetInt64(old.v[CC_AFTERSALE_ID]),
+								   co_case_state_names[old.state]),
+						 errhint("Open a new case after this one closes.")));
+		if (!co_case_is_open(old.state))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("a closed after-sale case cannot change (rule F7)"),
+					 errdetail("Case " INT64_FORMAT " is %s.",
+							   DatumGetInt64(old.v[CC_AFTERSALE_ID]),
+							   co_case_state_names[old.state]),
+					 errhint("A new request opens a new case.")));
+	}
+
+	/* Lock the order before judging anything about it */
+	co_order_fetch(DatumGetInt64(new.v[CC_ORDER_ID]), "request_refund", true,
+				   &order);
+
+	ctx.old = is_insert ? NULL : &old;
+	ctx.new = &new;
+	ctx.order = &order;
+	ctx.probe = false;
+	for (i = 0; i < co_case_transition_count; i++)
+	{
+		const CaseTransition *t = &co_case_transitions[i];
+		CoRefusal  *r;
+
+		if (t->from != (is_insert ? CS_NONE : old.state) || t->to != new.state)
+			continue;
+		r = t->guard(&ctx);
+		if (r == NULL)
+		{
+			chosen = t;
+			break;
+		}
+		if (first == NULL)
+			first = r;
+	}
+	if (chosen == NULL)
+	{
+		if (first)
+			co_raise(first);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("after-sale change from %s to %s is not in the transition table",
+						co_case_state_names[is_insert ? CS_NONE : old.state],
+						co_case_state_names[new.state]),
+				 errdetail("Order " INT64_FORMAT ".", ORD_ID(&order)),
+				 errhint("customorder.transitions() lists every legal change; customorder.order_buttons(order_id) what can be pressed now.")));
+	}
+
+	/* Timestamps from customorder.now() */
+	if (is_insert)
+	{
+		colnums[nset] = case_attmap[CC_REQUESTED_AT];
+		setv[nset] = TimestampTzGetDatum(co_now());
+		setn[nset++] = false;
+	}
+	if (!co_case_is_open(new.state))
+	{
+		colnums[nset] = case_attmap[CC_CLOSED_AT];
+		setv[nset] = TimestampTzGetDatum(co_now());
+		setn[nset++] = false;
+	}
+	else if (!is_insert && case_col_changed(&old, &new, CC_CLOSED_AT, tupdesc))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aftersales.closed_at is set when the case closes"),
+				 errhint("Press the button that closes the case.")));
+	if (nset > 0)
+		newtuple = heap_modify_tuple_by_cols(newtuple, tupdesc, nset, colnums,
+											 setv, setn);
+
+	/* The case's effect on its order */
+	if (is_insert || co_case_is_open(old.state) != co_case_is_open(new.state) ||
+		new.state == CS_REFUNDED)
+		case_apply_to_order(&new, &order);
+
+	return PointerGetDatum(newtuple);
+}
+
+/* ----------------------------------------------------------------
+ *		Buttons and queries
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * request_refund(order_id, kind, reason) -> aftersale_id.  Before
+ * customization is in effect the case is born instant_refunded and the order
+ * cancelled (F2); afterwards it opens a case the merchant decides (F3).
+ */
+Datum
+co_request_refund(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	const char *button = "request_refund";
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	OrderRow	order;
+	CaseRow		proposed;
+	CoRefusal  *refusal;
+	const CaseTransition *t;
+	bool		isnull;
+	int64		aftersale_id;
+
+	co_require_arg(fcinfo, 0, button, "order_id");
+	co_require_arg(fcinfo, 1, button, "kind");
+	co_require_arg(fcinfo, 2, button, "reason");
+
+	memset(&proposed, 0, sizeof(proposed));
+	for (int i = 0; i < CC_COUNT; i++)
+		proposed.isnull[i] = true;
+	proposed.v[CC_KIND] = PG_GETARG_DATUM(1);
+	proposed.isnull[CC_KIND] = false;
+	proposed.v[CC_REASON] = PG_GETARG_DATUM(2);
+	proposed.isnull[CC_REASON] = false;
+	case_decode_args(&proposed);
+	if (proposed.kind < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown kind \"%s\"", co_text_arg(fcinfo, 1)),
+				 errhint("kind is refund_only or return_refund.")));
+	if (proposed.reason < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown reason \"%s\"", co_text_arg(fcinfo, 2)),
+				 errhint("reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+
+	co_order_fetch(PG_GETARG_INT64(0), button, true, &order);
+	proposed.v[CC_ORDER_ID] = order.v[OC_ORDER_ID];
+	proposed.isnull[CC_ORDER_ID] = false;
+	if (co_order_instant_refund_applies(&order))
+	{
+		proposed.v[CC_REFUND_AMOUNT] = co_order_remaining(&order);
+		proposed.isnull[CC_REFUND_AMOUNT] = false;
+	}
+	t = co_case_choose(NULL, &order, ACT_REQUEST_REFUND, &proposed, false, &refusal);
+	if (t == NULL)
+		co_raise(refusal);
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "INSERT INTO customorder.aftersales "
+					  "(order_id, kind, reason, state, refund_amount) "
+					  "VALUES ($1, $2, $3, $4::pg_catalog.text::customorder.aftersale_state, $5) "
+					  "RETURNING aftersale_id",
+					  5, argtypes);
+	values[0] = order.v[OC_ORDER_ID];
+	values[1] = proposed.v[CC_KIND];
+	values[2] = proposed.v[CC_REASON];
+	values[3] = CStringGetTextDatum(co_case_state_names[t->to]);
+	values[4] = proposed.v[CC_REFUND_AMOUNT];
+	nulls[4] = proposed.isnull[CC_REFUND_AMOUNT] ? 'n' : ' ';
+	co_execute(plan, values, nulls, false, 0);
+	aftersale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	co_finish();
+	PG_RETURN_INT64(aftersale_id);
+}
+
+void
+case_decode_args(CaseRow *row)
+{
+	row->kind = row->isnull[CC_KIND] ? -2 :
+		co_lookup_label(co_kind_names, KIND_COUNT,
+						TextDatumGetCString(row->v[CC_KIND]));
+	row->reason = row->isnull[CC_REASON] ? -2 :
+		co_lookup_label(co_reason_names, REASON_COUNT,
+						TextDatumGetCString(row->v[CC_REASON]));
+}
+
+/*
+ * refund_eligibility(order_id): what a buyer's request would do now.
+ */
+Datum
+co_refund_eligibility(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	OrderRow	o;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	bool		instant = false;
+	bool		can_request = false;
+	bool		merchant_decides = false;
+	bool		no_reason_return = false;
+	char	   *why;
+
+	co_require_arg(fcinfo, 0, "refund_eligibility", "order_id");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "refund_eligibility must return a row");
+	co_order_fetch(PG_GETARG_INT64(0), "refund_eligibility", false, &o);
+
+	if (o.state == OS_CANCELLED || o.state == OS_REFUNDED)
+		why = psprintf("The order is %s: nothing is left to refund.",
+					   co_order_state_names[o.state]);
+	else if (!o.isnull[OC_OPEN_AFTERSALE_ID])
+	{
+		merchant_decides = true;
+		why = psprintf("After-sale case " INT64_FORMAT " is open; one case at a time (F7).",
+					   DatumGetInt64(o.v[OC_OPEN_AFTERSALE_ID]));
+	}
+	else if (co_order_instant_refund_applies(&o))
+	{
+		instant = can_request = true;
+		why = ORD_IS_CUSTOM(&o) ?
+			pstrdup("Customization is not in effect yet: a request is refunded instantly (F2).") :
+			pstrdup("The order has not shipped: a cancel is refunded instantly (F6).");
+	}
+	else if (ORD_IS_CUSTOM(&o))
+	{
+		can_request = merchant_decides = true;
+		why = o.state == OS_IN_PRODUCTION ?
+			pstrdup("Customization is in effect and the goods are in production: the merchant decides (F3, F4); no 7-day no-reason return (F5).") :
+			pstrdup("Customization is in effect: a request opens a case the merchant decides (F3, F5); no 7-day no-reason return.");
+	}
+	else
+	{
+		can_request = merchant_decides = true;
+		no_reason_return = co_order_in_seven_day_window(&o);
+		why = no_reason_return ?
+			psprintf("Signed at %s: a no_reason return_refund within 7 days is the buyer's right (F6); other requests the merchant decides.",
+					 co_timestamptz_str(DatumGetTimestampTz(o.v[OC_SIGNED_AT]))) :
+			o.state == OS_SHIPPED ?
+			pstrdup("Shipped: the merchant decides; the 7-day no-reason return counts from signing (F6).") :
+			pstrdup("More than 7 days since signing: the merchant decides (F6).");
+	}
+
+	values[0] = BoolGetDatum(instant);
+	values[1] = BoolGetDatum(can_request);
+	values[2] = BoolGetDatum(merchant_decides);
+	values[3] = BoolGetDatum(no_reason_return);
+	values[4] = CStringGetTextDatum(why);
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
