@@ -153,6 +153,7 @@ CREATE TABLE customorder.aftersales (
     reject_reason text,
     proof_bundle_id bigint,
     tracking_no text,
+    buyer_bundle_id bigint,
     closed_at timestamptz,
     PRIMARY KEY (order_id, aftersale_id)
 );
@@ -290,3 +291,78 @@ CREATE FUNCTION customorder.transitions()
     RETURNS TABLE (machine text, from_state text, action text, to_state text,
                    guard text, rule text)
     AS 'MODULE_PATHNAME', 'co_transitions' LANGUAGE C IMMUTABLE;
+
+-------------------------------------------------------------------------------
+-- After-sale buttons (A1-A3)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION customorder.withdraw_refund(aftersale_id bigint) RETURNS text
+    AS 'MODULE_PATHNAME', 'co_withdraw_refund' LANGUAGE C;
+
+CREATE FUNCTION customorder.agree_refund(aftersale_id bigint) RETURNS text
+    AS 'MODULE_PATHNAME', 'co_agree_refund' LANGUAGE C;
+
+CREATE FUNCTION customorder.insist_reject(aftersale_id bigint) RETURNS text
+    AS 'MODULE_PATHNAME', 'co_insist_reject' LANGUAGE C;
+
+CREATE FUNCTION customorder.communicate(aftersale_id bigint, reason text) RETURNS text
+    AS 'MODULE_PATHNAME', 'co_communicate' LANGUAGE C;
+
+CREATE FUNCTION customorder.continue_reject(aftersale_id bigint, reason text, items jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_continue_reject' LANGUAGE C;
+
+CREATE FUNCTION customorder.insist_ship(aftersale_id bigint, tracking_no text) RETURNS text
+    AS 'MODULE_PATHNAME', 'co_insist_ship' LANGUAGE C;
+
+CREATE FUNCTION customorder.propose_refund_amount(aftersale_id bigint, amount numeric)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_propose_refund_amount' LANGUAGE C;
+
+CREATE FUNCTION customorder.accept_refund_amount(aftersale_id bigint) RETURNS text
+    AS 'MODULE_PATHNAME', 'co_accept_refund_amount' LANGUAGE C;
+
+CREATE FUNCTION customorder.decline_refund_amount(aftersale_id bigint) RETURNS text
+    AS 'MODULE_PATHNAME', 'co_decline_refund_amount' LANGUAGE C;
+
+CREATE FUNCTION customorder.supplement_evidence(aftersale_id bigint, items jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_supplement_evidence' LANGUAGE C;
+
+-------------------------------------------------------------------------------
+-- The default scripts the system sends when the merchant communicates first
+-- (the platform may edit them; situation not_shipped is scenario 1)
+-------------------------------------------------------------------------------
+
+INSERT INTO customorder.scripts (situation, label, script) VALUES
+('not_shipped', '先沟通',
+ '亲，您定制的商品已按照与您确认的需求进入生产流程，已生产的定制商品无法二次销售，因此暂时无法支持退款。给您带来不便非常抱歉，如有任何疑问欢迎随时联系我们，我们会耐心为您解答。'),
+('in_transit', '定制商品物流在途，与消费者协商',
+ '亲，您的定制商品已经发出，目前物流正在运输途中。定制商品是按照您的需求专门制作的，无法二次销售，建议您耐心等待收货；收到后如有任何问题请及时联系我们，我们一定妥善为您处理。'),
+('negotiate_amount', '与消费者协商退款金额',
+ '亲，非常抱歉商品给您带来了不好的体验，我们核实后认可您反馈的问题。定制商品无法退回重新销售，我们希望与您协商一个合理的退款金额作为补偿，请问您看多少金额比较合适呢？'),
+('invite_evidence', '邀请消费者补充凭证',
+ '亲，关于您反馈的数量或质量问题，我们需要进一步核实。麻烦您补充上传相关的照片或视频凭证（例如商品整体、问题细节及包装标签），我们收到后会第一时间为您核实处理。'),
+('agreement_reached', '已与消费者协商并达成一致',
+ '亲，感谢您的理解与配合，我们已就本次售后问题与您协商一致，将按照双方约定的方案为您处理。如还有其他疑问，欢迎随时联系我们。'),
+('signed_not_received', '消费者物流已签收但未拿到货',
+ '亲，物流信息显示您的包裹已经签收，但您反馈并未拿到商品，我们非常重视。我们已联系物流公司核实实际投递情况，也麻烦您确认是否由家人、同事、快递柜或驿站代收，核实结果出来后我们会第一时间告知您。');
+
+-------------------------------------------------------------------------------
+-- pg_dump: the extension's tables hold the marketplace's data, not just
+-- configuration; dump their rows (and identity sequences) like user tables.
+-------------------------------------------------------------------------------
+
+SELECT pg_catalog.pg_extension_config_dump('customorder.categories', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.shops', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.custom_approvals', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.products', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.evidence_bundles', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.evidence_items', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.aftersales', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.scripts', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.communications', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.categories', 'category_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.shops', 'shop_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.products', 'product_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.orders', 'order_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.evidence_bundles', 'bundle_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.aftersales', 'aftersale_id'), '');

@@ -33,10 +33,22 @@ PG_FUNCTION_INFO_V1(co_refund_eligibility);
 const char *const co_case_col_names[CC_COUNT] = {
 	"order_id", "aftersale_id", "kind", "reason", "state", "requested_at",
 	"refund_amount", "proposed_amount", "comm_reason", "communicated_at",
-	"reject_reason", "proof_bundle_id", "tracking_no", "closed_at"
+	"reject_reason", "proof_bundle_id", "tracking_no", "buyer_bundle_id",
+	"closed_at"
 };
 
 const char *const co_kind_names[KIND_COUNT] = {"refund_only", "return_refund"};
+
+const char *const co_comm_reason_names[COMM_COUNT] = {
+	"in_transit", "negotiate_amount", "invite_evidence", "agreement_reached",
+	"signed_not_received"
+};
+
+/* Columns a button writes; the rest are fixed or the trigger's */
+static const CaseCol mutable_cols[] = {
+	CC_REFUND_AMOUNT, CC_PROPOSED_AMOUNT, CC_COMM_REASON, CC_REJECT_REASON,
+	CC_PROOF_BUNDLE_ID, CC_TRACKING_NO, CC_BUYER_BUNDLE_ID
+};
 
 const char *const co_reason_names[REASON_COUNT] = {
 	"no_reason", "quality", "wrong_quantity", "not_received", "not_as_agreed"
@@ -174,13 +186,457 @@ guard_open_case(const CaseGuardCtx *ctx)
 	return NULL;
 }
 
+/* Scenario 1 (A1): not yet shipped; scenario 2 (A2): shipped or signed */
+static bool
+scenario_shipped(const OrderRow *o)
+{
+	return o->state == OS_SHIPPED || o->state == OS_SIGNED;
+}
+
+/*
+ * F6: an ordinary order's no_reason return_refund asked within 7 days of
+ * signing is the buyer's right; the merchant cannot reject it.
+ */
+static CoRefusal *
+check_rejectable(const CaseGuardCtx *ctx, const char *button)
+{
+	const OrderRow *o = ctx->order;
+	const CaseRow *c = ctx->old;
+
+	if (ORD_IS_CUSTOM(o) || c == NULL || c->kind != KIND_RETURN_REFUND ||
+		c->reason != REASON_NO_REASON || o->isnull[OC_SIGNED_AT])
+		return NULL;
+	if (DatumGetTimestampTz(c->v[CC_REQUESTED_AT]) <
+		DatumGetTimestampTz(o->v[OC_SIGNED_AT]) + CO_SEVEN_DAYS_USEC)
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("%s: an ordinary order's 7-day no-reason return cannot be rejected (rule F6)", button),
+						   psprintf("Order " INT64_FORMAT " was signed at %s; case " INT64_FORMAT " asked a no_reason return_refund at %s.",
+									ORD_ID(o), co_timestamptz_str(DatumGetTimestampTz(o->v[OC_SIGNED_AT])),
+									DatumGetInt64(c->v[CC_AFTERSALE_ID]),
+									co_timestamptz_str(DatumGetTimestampTz(c->v[CC_REQUESTED_AT]))),
+						   "Agree the refund with agree_refund().");
+	return NULL;
+}
+
+static CoRefusal *
+guard_withdraw(const CaseGuardCtx *ctx)
+{
+	return NULL;
+}
+
+/* A1.1 A2.1: all that is still refundable */
+static CoRefusal *
+guard_agree(const CaseGuardCtx *ctx)
+{
+	const CaseRow *n = ctx->new;
+
+	if (ctx->probe)
+		return NULL;
+	if (n->isnull[CC_REFUND_AMOUNT] ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_REFUND_AMOUNT],
+										  co_order_remaining(ctx->order))) != 0)
+		return case_refuse(ERRCODE_CHECK_VIOLATION,
+						   "agree_refund refunds all that is still refundable (rule A1.1, A2.1)",
+						   psprintf("Order " INT64_FORMAT ": refundable %s, case refund_amount %s.",
+									ORD_ID(ctx->order), co_numeric_str(co_order_remaining(ctx->order)),
+									n->isnull[CC_REFUND_AMOUNT] ? "null" : co_numeric_str(n->v[CC_REFUND_AMOUNT])),
+						   "Call customorder.agree_refund(aftersale_id); a partial refund is negotiated with propose_refund_amount().");
+	return NULL;
+}
+
+static CoRefusal *
+guard_insist_reject(const CaseGuardCtx *ctx)
+{
+	return check_rejectable(ctx, "insist_reject");
+}
+
+/*
+ * communicate: scenario 1 takes no reason; scenario 2 one of five reasons,
+ * each with its logistics precondition (A2.2).  "wanted" is the case state
+ * the reason leads to.
+ */
+static CoRefusal *
+check_communicate(const CaseGuardCtx *ctx, CaseState wanted)
+{
+	const OrderRow *o = ctx->order;
+	const CaseRow *n = ctx->new;
+	char	   *reason;
+	int			r;
+	CaseState	leads_to;
+	bool		ok;
+
+	if (!ctx->probe && !n->isnull[CC_COMM_REASON] &&
+		co_lookup_label(co_comm_reason_names, COMM_COUNT,
+						TextDatumGetCString(n->v[CC_COMM_REASON])) < 0)
+		return case_refuse(ERRCODE_INVALID_PARAMETER_VALUE,
+						   psprintf("communicate: unknown reason \"%s\"",
+									TextDatumGetCString(n->v[CC_COMM_REASON])),
+						   NULL,
+						   "Pass NULL before shipment; after it in_transit, negotiate_amount, invite_evidence, agreement_reached or signed_not_received.");
+	if (!scenario_shipped(o))
+	{
+		if (ctx->probe)
+			return wanted == CS_COMMUNICATING ? NULL :
+				case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							"communicate: not shipped", NULL, NULL);
+		if (!n->isnull[CC_COMM_REASON])
+			return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   "communicate: before shipment the reason is null (rule A1.2)",
+							   psprintf("Order " INT64_FORMAT " is %s; reason \"%s\" is a shipped-order reason.",
+										ORD_ID(o), co_order_state_names[o->state],
+										TextDatumGetCString(n->v[CC_COMM_REASON])),
+							   "Call communicate(aftersale_id, NULL).");
+		return wanted == CS_COMMUNICATING ? NULL :
+			case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						"communicate: before shipment the case goes to communicating (rule A1.2)",
+						NULL, "Call communicate(aftersale_id, NULL).");
+	}
+	if (ctx->probe)
+		return NULL;
+	if (n->isnull[CC_COMM_REASON])
+		return case_refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						   "communicate: after shipment a reason is required (rule A2.2)",
+						   psprintf("Order " INT64_FORMAT " is %s.", ORD_ID(o),
+									co_order_state_names[o->state]),
+						   "Pass in_transit, negotiate_amount, invite_evidence, agreement_reached or signed_not_received.");
+	reason = TextDatumGetCString(n->v[CC_COMM_REASON]);
+	r = co_lookup_label(co_comm_reason_names, COMM_COUNT, reason);
+	if (r < 0)
+		return case_refuse(ERRCODE_INVALID_PARAMETER_VALUE,
+						   psprintf("communicate: unknown reason \"%s\"", reason),
+						   NULL,
+						   "Pass in_transit, negotiate_amount, invite_evidence, agreement_reached or signed_not_received.");
+	switch ((CommReason) r)
+	{
+		case COMM_IN_TRANSIT:
+			ok = o->state == OS_SHIPPED;
+			break;
+		case COMM_AGREEMENT_REACHED:
+			ok = true;
+			break;
+		default:
+			ok = o->state == OS_SIGNED;
+			break;
+	}
+	if (!ok)
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("communicate: reason %s needs the goods %s (rule A2.2)", reason,
+									r == COMM_IN_TRANSIT ? "shipped and not yet signed" : "signed"),
+						   psprintf("Order " INT64_FORMAT " is %s.", ORD_ID(o),
+									co_order_state_names[o->state]),
+						   o->state == OS_SHIPPED ?
+						   "While in transit, communicate with in_transit or agreement_reached." :
+						   "Once signed, communicate with negotiate_amount, invite_evidence, agreement_reached or signed_not_received.");
+	leads_to = r == COMM_NEGOTIATE_AMOUNT ? CS_NEGOTIATING :
+		r == COMM_INVITE_EVIDENCE ? CS_AWAITING_BUYER_EVIDENCE : CS_COMMUNICATING;
+	if (leads_to != wanted)
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("communicate: reason %s leads to %s (rule A2.2)", reason,
+									co_case_state_names[leads_to]),
+						   NULL, "Let the button choose the state.");
+	return NULL;
+}
+
+static CoRefusal *
+guard_communicate(const CaseGuardCtx *ctx)
+{
+	return check_communicate(ctx, CS_COMMUNICATING);
+}
+
+static CoRefusal *
+guard_communicate_negotiate(const CaseGuardCtx *ctx)
+{
+	return check_communicate(ctx, CS_NEGOTIATING);
+}
+
+static CoRefusal *
+guard_communicate_invite(const CaseGuardCtx *ctx)
+{
+	return check_communicate(ctx, CS_AWAITING_BUYER_EVIDENCE);
+}
+
+/*
+ * Does the case name a submitted bundle of this case with this purpose?
+ * Returns the number of images, or -1 if not.
+ */
+static int
+case_bundle_images(const CaseGuardCtx *ctx, CaseCol col, const char *purpose)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[4];
+	bool		isnull;
+	int			images = -1;
+
+	if (ctx->new->isnull[col])
+		return -1;
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT b.image_count FROM customorder.evidence_bundles b "
+					  "WHERE b.order_id OPERATOR(pg_catalog.=) $1 "
+					  "AND b.bundle_id OPERATOR(pg_catalog.=) $2 "
+					  "AND b.aftersale_id OPERATOR(pg_catalog.=) $3 "
+					  "AND b.purpose OPERATOR(pg_catalog.=) $4 "
+					  "AND b.submitted_at IS NOT NULL",
+					  4, argtypes);
+	values[0] = ctx->order->v[OC_ORDER_ID];
+	values[1] = ctx->new->v[col];
+	values[2] = ctx->new->v[CC_AFTERSALE_ID];
+	values[3] = CStringGetTextDatum(purpose);
+	co_execute(plan, values, NULL, false, 1);
+	if (SPI_processed == 1)
+		images = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	co_finish();
+	return images;
+}
+
+/*
+ * continue_reject (A1.2, A2.3): after communicating; scenario 1 with
+ * production photos, scenario 2 with a reason that fits the logistics and
+ * a logistics proof.
+ */
+static CoRefusal *
+guard_continue_reject(const CaseGuardCtx *ctx)
+{
+	const OrderRow *o = ctx->order;
+	const CaseRow *n = ctx->new;
+	CoRefusal  *r = check_rejectable(ctx, "continue_reject");
+	char	   *reason;
+
+	if (r)
+		return r;
+	if (ctx->old->isnull[CC_COMMUNICATED_AT])
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "continue_reject is grey until the merchant has communicated (rule A1.2)",
+						   psprintf("Case " INT64_FORMAT " has sent the buyer nothing yet.",
+									DatumGetInt64(ctx->old->v[CC_AFTERSALE_ID])),
+						   "Press communicate() first; it sends the default script.");
+	if (ctx->probe)
+		return NULL;
+	if (!scenario_shipped(o))
+	{
+		if (!n->isnull[CC_REJECT_REASON])
+			return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   "continue_reject: before shipment the reason is null (rule A1.2)",
+							   psprintf("Order " INT64_FORMAT " is %s; reason \"%s\" is a shipped-order reason.",
+										ORD_ID(o), co_order_state_names[o->state],
+										TextDatumGetCString(n->v[CC_REJECT_REASON])),
+							   "Call continue_reject(aftersale_id, NULL, items) with production photos.");
+		if (case_bundle_images(ctx, CC_PROOF_BUNDLE_ID, "rejection_proof") < 1)
+			return case_refuse(ERRCODE_CHECK_VIOLATION,
+							   "continue_reject needs clear photos of the buyer's goods in production (rule A1.2)",
+							   "The case names no submitted production proof with an image.",
+							   "Pass the photos as items to continue_reject().");
+		return NULL;
+	}
+	if (n->isnull[CC_REJECT_REASON])
+		return case_refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						   "continue_reject: after shipment a reason is required (rule A2.3)",
+						   NULL, "Pass in_transit or signed_no_reason.");
+	reason = TextDatumGetCString(n->v[CC_REJECT_REASON]);
+	if (strcmp(reason, "in_transit") == 0)
+	{
+		if (o->state != OS_SHIPPED)
+			return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   "continue_reject: in_transit only while the goods are shipped and not signed (rule A2.3)",
+							   psprintf("Order " INT64_FORMAT " is %s.", ORD_ID(o),
+										co_order_state_names[o->state]),
+							   "Once signed, reject with signed_no_reason if the request has no reason.");
+	}
+	else if (strcmp(reason, "signed_no_reason") == 0)
+	{
+		if (o->state != OS_SIGNED)
+			return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   "continue_reject: signed_no_reason only once the goods are signed (rule A2.3)",
+							   psprintf("Order " INT64_FORMAT " is %s.", ORD_ID(o),
+										co_order_state_names[o->state]),
+							   "While in transit, reject with in_transit.");
+		if (ctx->old->reason != REASON_NO_REASON)
+			return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   "continue_reject: signed_no_reason only rejects a no_reason request (rule F5)",
+							   psprintf("Case " INT64_FORMAT " asks for reason %s.",
+										DatumGetInt64(ctx->old->v[CC_AFTERSALE_ID]),
+										co_reason_names[ctx->old->reason]),
+							   "Answer a quality complaint: negotiate an amount, invite evidence, or agree the refund.");
+	}
+	else
+		return case_refuse(ERRCODE_INVALID_PARAMETER_VALUE,
+						   psprintf("continue_reject: unknown reason \"%s\"", reason),
+						   NULL, "Pass in_transit or signed_no_reason.");
+	if (case_bundle_images(ctx, CC_PROOF_BUNDLE_ID, "logistics_proof") < 0)
+		return case_refuse(ERRCODE_CHECK_VIOLATION,
+						   "continue_reject needs a logistics proof (rule A2.3)",
+						   "The case names no submitted logistics proof.",
+						   "Pass the logistics screenshots as items to continue_reject().");
+	return NULL;
+}
+
+/* A1.3: goods finished but not shipped, after communicating */
+static CoRefusal *
+guard_insist_ship(const CaseGuardCtx *ctx)
+{
+	const OrderRow *o = ctx->order;
+	const CaseRow *n = ctx->new;
+
+	if (scenario_shipped(o))
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "insist_ship is only for goods not yet shipped (rule A1.3)",
+						   psprintf("Order " INT64_FORMAT " is %s.", ORD_ID(o),
+									co_order_state_names[o->state]),
+						   "Communicate with a shipped-order reason instead.");
+	if (ctx->old->isnull[CC_COMMUNICATED_AT])
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "insist_ship is grey until the merchant has communicated (rule A1.3)",
+						   NULL, "Press communicate() first.");
+	if (ctx->probe)
+		return NULL;
+	if (n->isnull[CC_TRACKING_NO])
+		return case_refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						   "insist_ship needs a tracking number (rule A1.3)",
+						   NULL, "Pass the carrier's tracking number.");
+	if (VARSIZE_ANY_EXHDR(DatumGetPointer(n->v[CC_TRACKING_NO])) == 0)
+		return case_refuse(ERRCODE_INVALID_PARAMETER_VALUE,
+						   "insist_ship needs a non-empty tracking number (rule A1.3)",
+						   NULL, "Pass the carrier's tracking number.");
+	return NULL;
+}
+
+/* A2.2: 0 < amount <= paid - already refunded */
+static CoRefusal *
+guard_propose(const CaseGuardCtx *ctx)
+{
+	const CaseRow *n = ctx->new;
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+
+	if (ctx->probe)
+		return NULL;
+	if (n->isnull[CC_PROPOSED_AMOUNT])
+		return case_refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						   "propose_refund_amount needs an amount (rule A2.2)",
+						   NULL, "Pass the amount agreed in chat.");
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_PROPOSED_AMOUNT], zero)) <= 0)
+		return case_refuse(ERRCODE_INVALID_PARAMETER_VALUE,
+						   "propose_refund_amount: the amount must be positive (rule A2.2)",
+						   psprintf("Amount %s.", co_numeric_str(n->v[CC_PROPOSED_AMOUNT])),
+						   "Pass an amount greater than 0.");
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_PROPOSED_AMOUNT],
+										  co_order_remaining(ctx->order))) > 0)
+		return case_refuse(ERRCODE_CHECK_VIOLATION,
+						   "propose_refund_amount: the amount exceeds what is still refundable (rule A2.2)",
+						   psprintf("Order " INT64_FORMAT ": paid %s, refunded %s, proposed %s.",
+									ORD_ID(ctx->order), co_numeric_str(ctx->order->v[OC_AMOUNT]),
+									co_numeric_str(ctx->order->v[OC_REFUNDED_AMOUNT]),
+									co_numeric_str(n->v[CC_PROPOSED_AMOUNT])),
+						   psprintf("Propose at most %s.", co_numeric_str(co_order_remaining(ctx->order))));
+	return NULL;
+}
+
+static CoRefusal *
+check_proposal(const CaseGuardCtx *ctx, const char *button)
+{
+	if (ctx->old->isnull[CC_PROPOSED_AMOUNT])
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("%s: the merchant has proposed no amount yet (rule A2.2)", button),
+						   psprintf("Case " INT64_FORMAT " is negotiating without a proposal.",
+									DatumGetInt64(ctx->old->v[CC_AFTERSALE_ID])),
+						   "Wait for propose_refund_amount().");
+	return NULL;
+}
+
+static CoRefusal *
+guard_accept(const CaseGuardCtx *ctx)
+{
+	CoRefusal  *r = check_proposal(ctx, "accept_refund_amount");
+	const CaseRow *n = ctx->new;
+
+	if (r || ctx->probe)
+		return r;
+	if (n->isnull[CC_REFUND_AMOUNT] ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_REFUND_AMOUNT],
+										  ctx->old->v[CC_PROPOSED_AMOUNT])) != 0)
+		return case_refuse(ERRCODE_CHECK_VIOLATION,
+						   "accept_refund_amount refunds the proposed amount (rule A2.2)",
+						   psprintf("Proposed %s, case refund_amount %s.",
+									co_numeric_str(ctx->old->v[CC_PROPOSED_AMOUNT]),
+									n->isnull[CC_REFUND_AMOUNT] ? "null" : co_numeric_str(n->v[CC_REFUND_AMOUNT])),
+						   "Call customorder.accept_refund_amount(aftersale_id).");
+	return NULL;
+}
+
+static CoRefusal *
+guard_decline(const CaseGuardCtx *ctx)
+{
+	CoRefusal  *r = check_proposal(ctx, "decline_refund_amount");
+
+	if (r || ctx->probe)
+		return r;
+	if (!ctx->new->isnull[CC_PROPOSED_AMOUNT])
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "decline_refund_amount withdraws the proposal (rule A2.2)",
+						   NULL, "Call customorder.decline_refund_amount(aftersale_id).");
+	return NULL;
+}
+
+/* A2.2: the buyer's supplement is a submitted bundle of this case */
+static CoRefusal *
+guard_supplement(const CaseGuardCtx *ctx)
+{
+	if (ctx->probe)
+		return NULL;
+	if (case_bundle_images(ctx, CC_BUYER_BUNDLE_ID, "buyer_supplement") < 0)
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   "supplement_evidence needs the buyer's submitted bundle (rule A2.2)",
+						   "The case names no submitted buyer_supplement bundle.",
+						   "Call customorder.supplement_evidence(aftersale_id, items).");
+	return NULL;
+}
+
 #define G(fn) fn, #fn
+#define B(col) CASE_BIT(CC_##col)
+#define OPEN_ROWS(action, to, guard, bits, rule) \
+	{CS_REQUESTED, action, to, G(guard), bits, rule}, \
+	{CS_REJECTING, action, to, G(guard), bits, rule}, \
+	{CS_COMMUNICATING, action, to, G(guard), bits, rule}, \
+	{CS_NEGOTIATING, action, to, G(guard), bits, rule}, \
+	{CS_AWAITING_BUYER_EVIDENCE, action, to, G(guard), bits, rule}
 
 const CaseTransition co_case_transitions[] = {
-	{CS_NONE, ACT_REQUEST_REFUND, CS_INSTANT_REFUNDED, G(guard_open_instant),
+	{CS_NONE, ACT_REQUEST_REFUND, CS_INSTANT_REFUNDED, G(guard_open_instant), B(REFUND_AMOUNT),
 	"F2 F6: before customization is in effect (ordinary: before shipment), refund all at once"},
-	{CS_NONE, ACT_REQUEST_REFUND, CS_REQUESTED, G(guard_open_case),
+	{CS_NONE, ACT_REQUEST_REFUND, CS_REQUESTED, G(guard_open_case), 0,
 	"F3 F4 F7: customization in effect or shipped; no other open case"},
+	OPEN_ROWS(ACT_WITHDRAW, CS_WITHDRAWN, guard_withdraw, 0,
+			  "A3: the buyer withdraws an open case"),
+	OPEN_ROWS(ACT_AGREE_REFUND, CS_REFUNDED, guard_agree, B(REFUND_AMOUNT),
+			  "A1.1 A2.1: refund all that is still refundable; the order goes to refunded"),
+	{CS_REQUESTED, ACT_INSIST_REJECT, CS_REJECTING, G(guard_insist_reject), 0,
+	"A1.2 A2.2 F6: not an ordinary order's 7-day no-reason return"},
+	{CS_REJECTING, ACT_COMMUNICATE, CS_COMMUNICATING, G(guard_communicate), B(COMM_REASON),
+	"A1.2 A2.2: default script sent; reason null before shipment, in_transit (shipped), agreement_reached, signed_not_received (signed)"},
+	{CS_REJECTING, ACT_COMMUNICATE, CS_NEGOTIATING, G(guard_communicate_negotiate), B(COMM_REASON),
+	"A2.2: negotiate_amount, goods signed"},
+	{CS_REJECTING, ACT_COMMUNICATE, CS_AWAITING_BUYER_EVIDENCE, G(guard_communicate_invite), B(COMM_REASON),
+	"A2.2: invite_evidence, goods signed"},
+	{CS_COMMUNICATING, ACT_COMMUNICATE, CS_COMMUNICATING, G(guard_communicate), B(COMM_REASON),
+	"A2.2: communicate again, possibly with another reason"},
+	{CS_COMMUNICATING, ACT_COMMUNICATE, CS_NEGOTIATING, G(guard_communicate_negotiate), B(COMM_REASON),
+	"A2.2: negotiate_amount, goods signed"},
+	{CS_COMMUNICATING, ACT_COMMUNICATE, CS_AWAITING_BUYER_EVIDENCE, G(guard_communicate_invite), B(COMM_REASON),
+	"A2.2: invite_evidence, goods signed"},
+	{CS_COMMUNICATING, ACT_CONTINUE_REJECT, CS_REJECTED, G(guard_continue_reject),
+		B(REJECT_REASON) | B(PROOF_BUNDLE_ID),
+	"A1.2 A2.3 F5 F6: communicated; production photos (not shipped) or in_transit / signed_no_reason with logistics proof"},
+	{CS_COMMUNICATING, ACT_INSIST_SHIP, CS_CLOSED_BY_SHIPMENT, G(guard_insist_ship), B(TRACKING_NO),
+	"A1.3: not shipped, communicated, tracking number; the order ships"},
+	{CS_NEGOTIATING, ACT_PROPOSE_AMOUNT, CS_NEGOTIATING, G(guard_propose), B(PROPOSED_AMOUNT),
+	"A2.2: 0 < amount <= paid - already refunded"},
+	{CS_NEGOTIATING, ACT_ACCEPT_AMOUNT, CS_REFUNDED, G(guard_accept), B(REFUND_AMOUNT),
+	"A2.2 F7: the buyer accepts; partial refund, the order keeps its state unless nothing remains"},
+	{CS_NEGOTIATING, ACT_DECLINE_AMOUNT, CS_COMMUNICATING, G(guard_decline), B(PROPOSED_AMOUNT),
+	"A2.2: the buyer declines; back to communicating"},
+	{CS_AWAITING_BUYER_EVIDENCE, ACT_SUPPLEMENT_EVIDENCE, CS_COMMUNICATING, G(guard_supplement), B(BUYER_BUNDLE_ID),
+	"A2.2: the buyer's supplement bundle; back to communicating"},
 };
 
 const int	co_case_transition_count = lengthof(co_case_transitions);
@@ -252,11 +708,12 @@ case_from_trigger_tuple(HeapTuple tuple, TupleDesc tupdesc, CaseRow *row)
  * the case row.  A missing case is P0002.
  */
 void
-co_case_fetch(int64 aftersale_id, const char *button, CaseRow *row,
-			  OrderRow *order)
+co_case_fetch(int64 aftersale_id, const char *button, bool lock,
+			  CaseRow *row, OrderRow *order)
 {
 	static SPIPlanPtr plan_order = NULL;
 	static SPIPlanPtr plan_case = NULL;
+	static SPIPlanPtr plan_case_read = NULL;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
 	int64		order_id;
@@ -280,10 +737,10 @@ co_case_fetch(int64 aftersale_id, const char *button, CaseRow *row,
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	co_finish();
 
-	co_order_fetch(order_id, button, true, order);
+	co_order_fetch(order_id, button, lock, order);
 
 	co_connect();
-	if (plan_case == NULL)
+	if (lock ? plan_case == NULL : plan_case_read == NULL)
 	{
 		StringInfoData sql;
 		int			i;
@@ -293,10 +750,12 @@ co_case_fetch(int64 aftersale_id, const char *button, CaseRow *row,
 		for (i = 0; i < CC_COUNT; i++)
 			appendStringInfo(&sql, "%sa.%s", i ? ", " : "", co_case_col_names[i]);
 		appendStringInfoString(&sql, " FROM customorder.aftersales a "
-							   "WHERE a.aftersale_id OPERATOR(pg_catalog.=) $1 FOR UPDATE");
-		co_prepare(&plan_case, sql.data, 1, argtypes);
+							   "WHERE a.aftersale_id OPERATOR(pg_catalog.=) $1");
+		if (lock)
+			appendStringInfoString(&sql, " FOR UPDATE");
+		co_prepare(lock ? &plan_case : &plan_case_read, sql.data, 1, argtypes);
 	}
-	co_execute(plan_case, values, NULL, false, 1);
+	co_execute(lock ? plan_case : plan_case_read, values, NULL, !lock, 1);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -435,6 +894,44 @@ case_apply_to_order(const CaseRow *new, const OrderRow *order)
 	co_finish();
 }
 
+/*
+ * communicate: record the default script of the situation (scenario 1, or
+ * the scenario-2 reason) as sent to the buyer now.
+ */
+static void
+case_record_communication(const CaseRow *c)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	const char *situation = c->isnull[CC_COMM_REASON] ? "not_shipped" :
+		TextDatumGetCString(c->v[CC_COMM_REASON]);
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "INSERT INTO customorder.communications "
+					  "(order_id, aftersale_id, comm_no, reason, script, sent_at) "
+					  "SELECT $1, $2, "
+					  "  (SELECT COALESCE(pg_catalog.max(m.comm_no), 0) OPERATOR(pg_catalog.+) 1 "
+					  "   FROM customorder.communications m "
+					  "   WHERE m.order_id OPERATOR(pg_catalog.=) $1 "
+					  "   AND m.aftersale_id OPERATOR(pg_catalog.=) $2), "
+					  "  s.situation, s.script, $4 "
+					  "FROM customorder.scripts s WHERE s.situation OPERATOR(pg_catalog.=) $3",
+					  4, argtypes);
+	values[0] = c->v[CC_ORDER_ID];
+	values[1] = c->v[CC_AFTERSALE_ID];
+	values[2] = CStringGetTextDatum(situation);
+	values[3] = TimestampTzGetDatum(co_now());
+	co_execute(plan, values, NULL, false, 0);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("communicate: no default script for situation \"%s\"", situation),
+				 errhint("The platform keeps the scripts in customorder.scripts.")));
+	co_finish();
+}
+
 static bool
 case_col_changed(const CaseRow *a, const CaseRow *b, CaseCol col,
 				 TupleDesc tupdesc)
@@ -461,6 +958,7 @@ co_case_trigger(PG_FUNCTION_ARGS)
 	CoRefusal  *first = NULL;
 	const CaseTransition *chosen = NULL;
 	bool		is_insert;
+	uint32		changed = 0;
 	int			i;
 	int			colnums[CC_COUNT];
 	Datum		setv[CC_COUNT];
@@ -545,6 +1043,14 @@ co_case_trigger(PG_FUNCTION_ARGS)
 	co_order_fetch(DatumGetInt64(new.v[CC_ORDER_ID]), "request_refund", true,
 				   &order);
 
+	/* What the writer changed among the columns buttons write */
+	for (i = 0; i < lengthof(mutable_cols); i++)
+		if (is_insert ? !new.isnull[mutable_cols[i]] :
+			case_col_changed(&old, &new, mutable_cols[i], tupdesc))
+			changed |= CASE_BIT(mutable_cols[i]);
+	if (!is_insert && changed == 0 && old.state == new.state)
+		return PointerGetDatum(newtuple);	/* nothing happens */
+
 	ctx.old = is_insert ? NULL : &old;
 	ctx.new = &new;
 	ctx.order = &order;
@@ -553,10 +1059,24 @@ co_case_trigger(PG_FUNCTION_ARGS)
 	{
 		const CaseTransition *t = &co_case_transitions[i];
 		CoRefusal  *r;
+		int			c;
 
 		if (t->from != (is_insert ? CS_NONE : old.state) || t->to != new.state)
 			continue;
-		r = t->guard(&ctx);
+		if ((changed & ~t->may_change) != 0)
+		{
+			for (c = 0; c < CC_COUNT; c++)
+				if (changed & ~t->may_change & CASE_BIT(c))
+					break;
+			r = case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							psprintf("%s does not write aftersales.%s",
+									 co_action_names[t->action], co_case_col_names[c]),
+							psprintf("Case change from %s to %s.",
+									 co_case_state_names[t->from], co_case_state_names[t->to]),
+							"Use the after-sale buttons.");
+		}
+		else
+			r = t->guard(&ctx);
 		if (r == NULL)
 		{
 			chosen = t;
@@ -592,6 +1112,25 @@ co_case_trigger(PG_FUNCTION_ARGS)
 		setn[nset++] = false;
 	}
 	else if (!is_insert && case_col_changed(&old, &new, CC_CLOSED_AT, tupdesc))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aftersales.closed_at is set when the case closes"),
+				 errhint("Press the button that closes the case.")));
+	if (chosen->action == ACT_COMMUNICATE)
+	{
+		/* Send the default script: record it, stamp the case */
+		case_record_communication(&new);
+		colnums[nset] = case_attmap[CC_COMMUNICATED_AT];
+		setv[nset] = TimestampTzGetDatum(co_now());
+		setn[nset++] = false;
+	}
+	else if (is_insert ? !new.isnull[CC_COMMUNICATED_AT] :
+			 case_col_changed(&old, &new, CC_COMMUNICATED_AT, tupdesc))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aftersales.communicated_at is set when the merchant communicates"),
+				 errhint("Press communicate().")));
+	if (is_insert && !new.isnull[CC_CLOSED_AT] && co_case_is_open(new.state))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("aftersales.closed_at is set when the case closes"),

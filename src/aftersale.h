@@ -26,6 +26,7 @@ typedef enum CaseCol
 	CC_REJECT_REASON,
 	CC_PROOF_BUNDLE_ID,
 	CC_TRACKING_NO,
+	CC_BUYER_BUNDLE_ID,
 	CC_CLOSED_AT,
 	CC_COUNT
 } CaseCol;
@@ -49,6 +50,18 @@ typedef enum CaseReason
 	REASON_COUNT
 } CaseReason;
 
+/* The five scenario-2 communication reasons (A2.2) */
+typedef enum CommReason
+{
+	COMM_IN_TRANSIT,
+	COMM_NEGOTIATE_AMOUNT,
+	COMM_INVITE_EVIDENCE,
+	COMM_AGREEMENT_REACHED,
+	COMM_SIGNED_NOT_RECEIVED,
+	COMM_COUNT
+} CommReason;
+
+extern const char *const co_comm_reason_names[COMM_COUNT];
 extern const char *const co_kind_names[KIND_COUNT];
 extern const char *const co_reason_names[REASON_COUNT];
 
@@ -78,14 +91,17 @@ typedef struct CaseTransition
 	CaseState	to;
 	CaseGuardFn guard;
 	const char *guard_name;
+	uint32		may_change;		/* bits (1 << CaseCol) the action writes */
 	const char *rule;
 } CaseTransition;
+
+#define CASE_BIT(col) (((uint32) 1) << (col))
 
 extern const CaseTransition co_case_transitions[];
 extern const int co_case_transition_count;
 
 extern bool co_case_is_open(CaseState state);
-extern void co_case_fetch(int64 aftersale_id, const char *button,
+extern void co_case_fetch(int64 aftersale_id, const char *button, bool lock,
 						  CaseRow *row, OrderRow *order);
 extern const CaseTransition *co_case_choose(const CaseRow *old,
 											const OrderRow *order,
@@ -93,6 +109,7 @@ extern const CaseTransition *co_case_choose(const CaseRow *old,
 											CaseRow *proposed, bool probe,
 											CoRefusal **refusal);
 extern void case_decode_args(CaseRow *row);
+extern void co_case_write(const CaseRow *proposed);
 extern bool co_order_in_seven_day_window(const OrderRow *row);
 extern Datum co_order_remaining(const OrderRow *row);
 

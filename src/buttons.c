@@ -107,8 +107,8 @@ put_button(ReturnSetInfo *rsinfo, const char *button, const char *label,
 	values[1] = CStringGetTextDatum(label);
 	values[2] = BoolGetDatum(refusal == NULL);
 	if (refusal)
-		values[3] = CStringGetTextDatum(refusal->detail ?
-										psprintf("%s. %s", refusal->message, refusal->hint ? refusal->hint : refusal->detail) :
+		values[3] = CStringGetTextDatum(refusal->hint ?
+										psprintf("%s. %s", refusal->message, refusal->hint) :
 										refusal->message);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
@@ -181,13 +181,22 @@ co_order_buttons(PG_FUNCTION_ARGS)
 		OrderRow	locked;
 
 		co_case_fetch(DatumGetInt64(order.v[OC_OPEN_AFTERSALE_ID]),
-					  "order_buttons", &kase, &locked);
+					  "order_buttons", false, &kase, &locked);
 		for (i = 0; i < lengthof(case_button_defs); i++)
 		{
 			const ButtonDef *b = &case_button_defs[i];
 			CaseRow		proposed = kase;
 			CoRefusal  *refusal;
 
+			if (b->action == ACT_CONTINUE_REJECT && kase.state == CS_REJECTING)
+			{
+				/* A1.2: shown grey until the merchant has communicated */
+				put_button(rsinfo, b->button, b->label,
+						   co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+									  "continue_reject is grey until the merchant has communicated (rule A1.2)",
+									  NULL, NULL));
+				continue;
+			}
 			if (!case_action_offered(kase.state, b->action))
 				continue;
 			co_case_choose(&kase, &locked, b->action, &proposed, true, &refusal);
