@@ -4,6 +4,7 @@ MODULE_big = customorder
 OBJS = \
 	src/aftersale.o \
 	src/buttons.o \
+	src/casebuttons.o \
 	src/catalog.o \
 	src/clock.o \
 	src/evidence.o \
