@@ -19,7 +19,17 @@ PGFILEDESC = "customorder - workflow of fully customized goods"
 REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors
 REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 
+# pg_isolation_regress: concurrency specs in test/isolation/specs/, outputs in
+# test/isolation/expected/ (PGXS runs them after REGRESS in `make installcheck`)
+ISOLATION = evidence_E4 refunds_F7
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=customorder
+
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Narrated walk-through of one custom order on a throwaway cluster
+.PHONY: demo
+demo:
+	test/demo
