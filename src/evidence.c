@@ -34,6 +34,12 @@ PG_FUNCTION_INFO_V1(co_submit_custom_evidence);
 PG_FUNCTION_INFO_V1(co_view_custom_evidence);
 PG_FUNCTION_INFO_V1(co_review_evidence);
 
+/*
+ * The button whose items the item trigger is judging, so that its messages
+ * name it; NULL for a raw INSERT into evidence_items.
+ */
+static const char *item_button = NULL;
+
 /* One item as parsed from JSON, in the column order of the insert plan */
 typedef struct EvidenceItem
 {
@@ -79,6 +85,8 @@ parse_items(Jsonb *items, const char *button)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: items must be a JSON array (rule E2)", button),
+				 errdetail("items is a JSON %s.",
+						   JB_ROOT_IS_SCALAR(items) ? "scalar" : "object"),
 				 errhint(ITEM_HINT)));
 
 	it = JsonbIteratorInit(&items->root);
@@ -119,7 +127,9 @@ parse_items(Jsonb *items, const char *button)
 					bad_item(button, item_no, "\"bytes\" is not a number.", ITEM_HINT);
 				n = NumericGetDatum(fv.val.numeric);
 				if (numeric_is_nan(fv.val.numeric) ||
-					DatumGetInt32(DirectFunctionCall1(numeric_scale, n)) > 0)
+					DatumGetInt32(DirectFunctionCall2(numeric_cmp, n,
+													  DirectFunctionCall2(numeric_trunc, n,
+																		  Int32GetDatum(0)))) != 0)
 					bad_item(button, item_no,
 							 psprintf("\"bytes\" is %s, not a whole number.", co_numeric_str(n)),
 							 ITEM_HINT);
@@ -214,21 +224,30 @@ co_evidence_store(int64 order_id, const char *purpose, Datum aftersale_id,
 						   "(order_id, bundle_id, type, mime, bytes, uri, sha256, item_no) "
 						   "VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
 						   7, item_types);
-	foreach(lc, parsed)
+	item_button = button;
+	PG_TRY();
 	{
-		EvidenceItem *item = (EvidenceItem *) lfirst(lc);
+		foreach(lc, parsed)
+		{
+			EvidenceItem *item = (EvidenceItem *) lfirst(lc);
 
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = Int64GetDatum(order_id);
-		values[1] = Int64GetDatum(bundle_id);
-		values[2] = CStringGetTextDatum(item->type);
-		values[3] = CStringGetTextDatum(item->mime);
-		values[4] = Int64GetDatum(item->bytes);
-		values[5] = CStringGetTextDatum(item->uri);
-		values[6] = item->sha256 ? CStringGetTextDatum(item->sha256) : (Datum) 0;
-		nulls[6] = item->sha256 ? ' ' : 'n';
-		co_execute(plan_item, values, nulls, false, 0);
+			memset(nulls, ' ', sizeof(nulls));
+			values[0] = Int64GetDatum(order_id);
+			values[1] = Int64GetDatum(bundle_id);
+			values[2] = CStringGetTextDatum(item->type);
+			values[3] = CStringGetTextDatum(item->mime);
+			values[4] = Int64GetDatum(item->bytes);
+			values[5] = CStringGetTextDatum(item->uri);
+			values[6] = item->sha256 ? CStringGetTextDatum(item->sha256) : (Datum) 0;
+			nulls[6] = item->sha256 ? ' ' : 'n';
+			co_execute(plan_item, values, nulls, false, 0);
+		}
 	}
+	PG_FINALLY();
+	{
+		item_button = NULL;
+	}
+	PG_END_TRY();
 
 	plan_seal = co_prepare(&plan_seal,
 						   "UPDATE customorder.evidence_bundles b "
@@ -311,6 +330,61 @@ check_order_exists(Datum order_id)
 						DatumGetInt64(order_id)),
 				 errhint("Evidence belongs to an existing order.")));
 	co_finish();
+}
+
+/*
+ * S5: the platform's verdict is approved or rejected, and only on the bundle
+ * that an order in evidence_review names.
+ */
+static void
+check_verdict(int64 order_id, int64 bundle_id, HeapTuple newtuple,
+			  TupleDesc tupdesc)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+	char	   *verdict;
+	char	   *state = NULL;
+	bool		names_bundle = false;
+
+	verdict = TextDatumGetCString(get_col(newtuple, tupdesc, "review_state", &isnull));
+	if (strcmp(verdict, "approved") != 0 && strcmp(verdict, "rejected") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("review_evidence: the verdict is approved or rejected (rule S5)"),
+				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT " was given review state %s.",
+						   bundle_id, order_id, verdict),
+				 errhint("Call customorder.review_evidence(order_id, approve, note).")));
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT o.state::pg_catalog.text, "
+					  "o.evidence_bundle_id IS NOT DISTINCT FROM $2 "
+					  "FROM customorder.orders o "
+					  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+					  2, argtypes);
+	values[0] = Int64GetDatum(order_id);
+	values[1] = Int64GetDatum(bundle_id);
+	co_execute(plan, values, NULL, false, 1);
+	if (SPI_processed == 1)
+	{
+		char	   *s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		state = SPI_palloc(strlen(s) + 1);
+		strcpy(state, s);
+		names_bundle = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	co_finish();
+	if (state == NULL || strcmp(state, "evidence_review") != 0 || !names_bundle)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("review_evidence: only the bundle of an order in evidence_review can be reviewed (rule S5)"),
+				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT "; the order is %s and %s this bundle.",
+						   bundle_id, order_id, state ? state : "missing",
+						   names_bundle ? "names" : "does not name"),
+				 errhint("Evidence goes to review when submitted in a category that requires it.")));
 }
 
 /*
@@ -422,7 +496,10 @@ co_bundle_trigger(PG_FUNCTION_ARGS)
 		if (col_differs(oldtuple, newtuple, tupdesc, "submitted_at") ||
 			col_differs(oldtuple, newtuple, tupdesc, "image_count") ||
 			col_differs(oldtuple, newtuple, tupdesc, "video_count"))
-			refuse_sealed(order_id, bundle_id, "Changing");
+			refuse_sealed(order_id, bundle_id,
+						  co_permit.kind == PERMIT_BUNDLE_COUNT &&
+						  co_permit.order_id == order_id ?
+						  "Adding an item to" : "Changing");
 		review_changed = col_differs(oldtuple, newtuple, tupdesc, "review_state") ||
 			col_differs(oldtuple, newtuple, tupdesc, "review_note") ||
 			col_differs(oldtuple, newtuple, tupdesc, "reviewed_at");
@@ -439,6 +516,7 @@ co_bundle_trigger(PG_FUNCTION_ARGS)
 							   bundle_id, order_id, purpose,
 							   old_review_null ? "none" : TextDatumGetCString(old_review)),
 					 errhint("A rejected order submits a new bundle.")));
+		check_verdict(order_id, bundle_id, newtuple, tupdesc);
 		{
 			int			colnum = attnum_of(tupdesc, "reviewed_at");
 			Datum		now = TimestampTzGetDatum(co_now());
@@ -533,6 +611,8 @@ co_item_trigger(PG_FUNCTION_ARGS)
 	char	   *uri;
 	char	   *sha256 = NULL;
 	bool		is_image;
+	bool		is_video;
+	char	   *what;
 	int32		images;
 	int32		videos;
 	int32		item_no;
@@ -584,53 +664,14 @@ co_item_trigger(PG_FUNCTION_ARGS)
 			sha256 = TextDatumGetCString(d);
 	}
 
-	/* E2: the item's own fields */
-	if (strcmp(type, "image") == 0)
-		is_image = true;
-	else if (strcmp(type, "video") == 0)
-		is_image = false;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("evidence item type must be image or video (rule E2)"),
-				 errdetail("Item of bundle " INT64_FORMAT " has type \"%s\".",
-						   DatumGetInt64(bundle_id), type),
-				 errhint(ITEM_HINT)));
-	if (strncmp(mime, is_image ? "image/" : "video/", 6) != 0 || mime[6] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("evidence item mime does not match its type (rule E2)"),
-				 errdetail("An item of type %s has mime \"%s\".", type, mime),
-				 errhint("An image's mime begins with image/, a video's with video/.")));
-	if (bytes <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("evidence item bytes must be greater than 0 (rule E2)"),
-				 errdetail("The item has bytes = " INT64_FORMAT ".", bytes),
-				 errhint("Pass the file's size in bytes.")));
-	uri_chars = pg_mbstrlen(uri);
-	if (uri_chars == 0 || uri_chars > CO_MAX_URI_CHARS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("evidence item uri must have 1 to %d characters (rule E2)",
-						CO_MAX_URI_CHARS),
-				 errdetail("The uri has %d characters.", uri_chars),
-				 errhint("Pass the uploaded file's address.")));
-	if (sha256 != NULL)
-	{
-		int			i;
+	is_image = strcmp(type, "image") == 0;
+	is_video = strcmp(type, "video") == 0;
 
-		if (!is_hex64(sha256))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("evidence item sha256 must be 64 hex digits (rule E2)"),
-					 errdetail("The item has sha256 \"%s\".", sha256),
-					 errhint("Pass the file's SHA-256 digest in hex, or omit it.")));
-		for (i = 0; sha256[i]; i++)
-			sha256[i] = pg_ascii_tolower((unsigned char) sha256[i]);
-	}
-
-	/* E1/E4: count the item into its bundle, holding the bundle row's lock */
+	/*
+	 * E1/E4: count the item into its bundle first, holding the bundle row's
+	 * lock; this numbers the item for every message below.  A refusal rolls
+	 * the count back with the item.
+	 */
 	{
 		Oid			argtypes[4] = {INT8OID, INT8OID, INT4OID, INT4OID};
 		Datum		values[4];
@@ -647,7 +688,7 @@ co_item_trigger(PG_FUNCTION_ARGS)
 		values[0] = order_id;
 		values[1] = bundle_id;
 		values[2] = Int32GetDatum(is_image ? 1 : 0);
-		values[3] = Int32GetDatum(is_image ? 0 : 1);
+		values[3] = Int32GetDatum(is_video ? 1 : 0);
 		co_execute_permitted(PERMIT_BUNDLE_COUNT, DatumGetInt64(order_id),
 							 plan_count, values, NULL, 0);
 		if (SPI_processed != 1)
@@ -660,35 +701,81 @@ co_item_trigger(PG_FUNCTION_ARGS)
 		videos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		co_finish();
 	}
-	item_no = images + videos;
+	item_no = images + videos + (is_image || is_video ? 0 : 1);
+	what = item_button ?
+		psprintf("%s: evidence item %d", item_button, item_no) :
+		psprintf("evidence item %d", item_no);
 
+	/* E2: the item's own fields */
+	if (!is_image && !is_video)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: type must be image or video (rule E2)", what),
+				 errdetail("Item %d of bundle " INT64_FORMAT " has type \"%s\".",
+						   item_no, DatumGetInt64(bundle_id), type),
+				 errhint(ITEM_HINT)));
+	if (strncmp(mime, is_image ? "image/" : "video/", 6) != 0 || mime[6] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: mime does not match its type (rule E2)", what),
+				 errdetail("Item %d has type %s and mime \"%s\".", item_no, type, mime),
+				 errhint("An image's mime begins with image/, a video's with video/.")));
+	if (bytes <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: bytes must be greater than 0 (rule E2)", what),
+				 errdetail("Item %d has bytes = " INT64_FORMAT ".", item_no, bytes),
+				 errhint("Pass the file's size in bytes.")));
+	uri_chars = pg_mbstrlen(uri);
+	if (uri_chars == 0 || uri_chars > CO_MAX_URI_CHARS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: uri must have 1 to %d characters (rule E2)",
+						what, CO_MAX_URI_CHARS),
+				 errdetail("The uri of item %d has %d characters.", item_no, uri_chars),
+				 errhint("Pass the uploaded file's address.")));
+	if (sha256 != NULL)
+	{
+		int			i;
+
+		if (!is_hex64(sha256))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: sha256 must be 64 hex digits (rule E2)", what),
+					 errdetail("Item %d has sha256 \"%s\".", item_no, sha256),
+					 errhint("Pass the file's SHA-256 digest in hex, or omit it.")));
+		for (i = 0; sha256[i]; i++)
+			sha256[i] = pg_ascii_tolower((unsigned char) sha256[i]);
+	}
+
+	/* E1: the limits */
 	if (is_image && bytes > CO_MAX_IMAGE_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("evidence item %d is too large: an image may have at most " INT64_FORMAT " bytes (rule E1)",
-						item_no, CO_MAX_IMAGE_BYTES),
+				 errmsg("%s is too large: an image may have at most " INT64_FORMAT " bytes (rule E1)",
+						what, CO_MAX_IMAGE_BYTES),
 				 errdetail("Item %d (%s) has " INT64_FORMAT " bytes.", item_no, uri, bytes),
 				 errhint("Compress the image to 10 MiB or less.")));
-	if (!is_image && bytes > CO_MAX_VIDEO_BYTES)
+	if (is_video && bytes > CO_MAX_VIDEO_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("evidence item %d is too large: a video may have at most " INT64_FORMAT " bytes (rule E1)",
-						item_no, CO_MAX_VIDEO_BYTES),
+				 errmsg("%s is too large: a video may have at most " INT64_FORMAT " bytes (rule E1)",
+						what, CO_MAX_VIDEO_BYTES),
 				 errdetail("Item %d (%s) has " INT64_FORMAT " bytes.", item_no, uri, bytes),
 				 errhint("Trim or compress the video to 150 MiB or less.")));
 	if (images > CO_MAX_IMAGES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("evidence item %d is one image too many: a bundle holds at most %d images (rule E1)",
-						item_no, CO_MAX_IMAGES),
+				 errmsg("%s is one image too many: a bundle holds at most %d images (rule E1)",
+						what, CO_MAX_IMAGES),
 				 errdetail("Bundle " INT64_FORMAT " would hold %d images.",
 						   DatumGetInt64(bundle_id), images),
 				 errhint("Keep the %d clearest images.", CO_MAX_IMAGES)));
 	if (videos > CO_MAX_VIDEOS)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("evidence item %d is one video too many: a bundle holds at most %d videos (rule E1)",
-						item_no, CO_MAX_VIDEOS),
+				 errmsg("%s is one video too many: a bundle holds at most %d videos (rule E1)",
+						what, CO_MAX_VIDEOS),
 				 errdetail("Bundle " INT64_FORMAT " would hold %d videos.",
 						   DatumGetInt64(bundle_id), videos),
 				 errhint("Keep the %d most telling videos.", CO_MAX_VIDEOS)));
@@ -723,8 +810,8 @@ co_item_trigger(PG_FUNCTION_ARGS)
 
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("evidence item %d repeats item %d: the same %s twice in one bundle (rule E2)",
-							item_no, other, same_uri ? "uri" : "sha256"),
+					 errmsg("%s repeats item %d: the same %s twice in one bundle (rule E2)",
+							what, other, same_uri ? "uri" : "sha256"),
 					 errdetail("%s %s.", same_uri ? "uri" : "sha256",
 							   same_uri ? uri : sha256),
 					 errhint("Upload each file once.")));

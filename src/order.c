@@ -946,8 +946,11 @@ order_check_insert(Relation rel, HeapTuple newtuple)
 			setv[nset] = (Datum) 0;
 			setn[nset++] = true;
 		}
+		/* zero in the column's own scale, as an ordinary INSERT stores it */
 		colnums[nset] = attmap[OC_REFUNDED_AMOUNT];
-		setv[nset] = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+		setv[nset] = DirectFunctionCall2(numeric,
+										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)),
+										 Int32GetDatum(TupleDescAttr(tupdesc, attmap[OC_REFUNDED_AMOUNT] - 1)->atttypmod));
 		setn[nset++] = false;
 	}
 	return heap_modify_tuple_by_cols(newtuple, tupdesc, nset, colnums,
