@@ -16,7 +16,7 @@ DATA = sql/customorder--1.0.sql
 PGFILEDESC = "customorder - workflow of fully customized goods"
 
 # pg_regress: one file per rule group, inputs in sql/, outputs in expected/
-REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors
+REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F
 REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 
 # pg_isolation_regress: concurrency specs in test/isolation/specs/, outputs in

@@ -945,6 +945,24 @@ case_col_changed(const CaseRow *a, const CaseRow *b, CaseCol col,
 	return !datumIsEqual(a->v[col], b->v[col], att->attbyval, att->attlen);
 }
 
+/*
+ * A writer set communicated_at or closed_at, which only the trigger stamps
+ * (from customorder.now()) when the merchant communicates or the case closes.
+ */
+static void
+case_stamp_forged(CaseCol col)
+{
+	if (col == CC_COMMUNICATED_AT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aftersales.communicated_at is set when the merchant communicates"),
+				 errhint("Press communicate().")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("aftersales.closed_at is set when the case closes"),
+			 errhint("Press the button that closes the case.")));
+}
+
 Datum
 co_case_trigger(PG_FUNCTION_ARGS)
 {
@@ -1049,7 +1067,14 @@ co_case_trigger(PG_FUNCTION_ARGS)
 			case_col_changed(&old, &new, mutable_cols[i], tupdesc))
 			changed |= CASE_BIT(mutable_cols[i]);
 	if (!is_insert && changed == 0 && old.state == new.state)
-		return PointerGetDatum(newtuple);	/* nothing happens */
+	{
+		/* nothing happens, unless the writer forges the trigger's stamps */
+		if (case_col_changed(&old, &new, CC_COMMUNICATED_AT, tupdesc))
+			case_stamp_forged(CC_COMMUNICATED_AT);
+		if (case_col_changed(&old, &new, CC_CLOSED_AT, tupdesc))
+			case_stamp_forged(CC_CLOSED_AT);
+		return PointerGetDatum(newtuple);
+	}
 
 	ctx.old = is_insert ? NULL : &old;
 	ctx.new = &new;
@@ -1112,10 +1137,7 @@ co_case_trigger(PG_FUNCTION_ARGS)
 		setn[nset++] = false;
 	}
 	else if (!is_insert && case_col_changed(&old, &new, CC_CLOSED_AT, tupdesc))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("aftersales.closed_at is set when the case closes"),
-				 errhint("Press the button that closes the case.")));
+		case_stamp_forged(CC_CLOSED_AT);
 	if (chosen->action == ACT_COMMUNICATE)
 	{
 		/* Send the default script: record it, stamp the case */
@@ -1126,15 +1148,9 @@ co_case_trigger(PG_FUNCTION_ARGS)
 	}
 	else if (is_insert ? !new.isnull[CC_COMMUNICATED_AT] :
 			 case_col_changed(&old, &new, CC_COMMUNICATED_AT, tupdesc))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("aftersales.communicated_at is set when the merchant communicates"),
-				 errhint("Press communicate().")));
+		case_stamp_forged(CC_COMMUNICATED_AT);
 	if (is_insert && !new.isnull[CC_CLOSED_AT] && co_case_is_open(new.state))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("aftersales.closed_at is set when the case closes"),
-				 errhint("Press the button that closes the case.")));
+		case_stamp_forged(CC_CLOSED_AT);
 	if (nset > 0)
 		newtuple = heap_modify_tuple_by_cols(newtuple, tupdesc, nset, colnums,
 											 setv, setn);
