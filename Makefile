@@ -9,7 +9,8 @@ OBJS = \
 	src/clock.o \
 	src/evidence.o \
 	src/order.o \
-	src/util.o
+	src/util.o \
+	src/verify.o
 
 EXTENSION = customorder
 DATA = sql/customorder--1.0.sql

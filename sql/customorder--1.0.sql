@@ -366,3 +366,11 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cu
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.orders', 'order_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.evidence_bundles', 'bundle_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.aftersales', 'aftersale_id'), '');
+
+-------------------------------------------------------------------------------
+-- Consistency check: one row per violated invariant, none when healthy
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION customorder.verify()
+    RETURNS TABLE (invariant text, order_id bigint, detail text)
+    AS 'MODULE_PATHNAME', 'co_verify' LANGUAGE C STABLE;

@@ -1,0 +1,412 @@
+/*-------------------------------------------------------------------------
+ *
+ * verify.c
+ *	  customorder.verify(): the invariants the triggers maintain, checked
+ *	  against the stored rows.  One row per violation (invariant, order_id,
+ *	  detail); none on a healthy database.
+ *
+ *	  The triggers judge each change as it is made; verify() looks at the
+ *	  result as a whole, so it catches what slipped past them: rows written
+ *	  with the triggers disabled (session_replication_role = replica,
+ *	  ALTER TABLE ... DISABLE TRIGGER), restored from a dump, or a rule bug.
+ *
+ *	  Each invariant is one query returning (order_id, detail) for its
+ *	  violations.  The queries are fixed text prepared once per backend;
+ *	  every name in them is schema-qualified, operators included, so they
+ *	  mean the same under any search_path.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "customorder.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(co_verify);
+
+/*
+ * The built-in operators, whatever the caller's search_path holds.  All
+ * OPERATOR() forms bind alike and from the left, so an operand that is
+ * itself an expression goes in parentheses.
+ */
+#define EQ " OPERATOR(pg_catalog.=) "
+#define NE " OPERATOR(pg_catalog.<>) "
+#define LT " OPERATOR(pg_catalog.<) "
+#define LE " OPERATOR(pg_catalog.<=) "
+#define GT " OPERATOR(pg_catalog.>) "
+#define GE " OPERATOR(pg_catalog.>=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+
+/* State sets, as co_order_before_shipment() and co_case_is_open() say */
+#define BEFORE_SHIPMENT \
+	"'{paid,awaiting_evidence,evidence_review,in_production}'::customorder.order_state[]"
+#define CUSTOM_ONLY \
+	"'{awaiting_evidence,evidence_review,in_production}'::customorder.order_state[]"
+/* A custom order in these states has pressed Start (S3, S4) */
+#define STARTED \
+	"'{awaiting_evidence,evidence_review,in_production,shipped,signed,refunded}'::customorder.order_state[]"
+#define CLOSED_ORDER "'{cancelled,refunded}'::customorder.order_state[]"
+#define OPEN_CASE \
+	"'{requested,rejecting,communicating,negotiating,awaiting_buyer_evidence}'::customorder.aftersale_state[]"
+#define REFUNDED_CASE "'{refunded,instant_refunded}'::customorder.aftersale_state[]"
+
+/*
+ * The limits of rules E1 and E2 reach every query as parameters, so that the
+ * checks and the item trigger read the same constants: $1 images and $2
+ * videos per bundle, $3 bytes per image, $4 bytes per video, $5 characters
+ * per uri.
+ */
+#define VERIFY_NARGS 5
+
+typedef struct VerifyCheck
+{
+	const char *invariant;
+	const char *sql;
+} VerifyCheck;
+
+static const VerifyCheck checks[] = {
+	/*
+	 * An order's state agrees with its timestamps and columns: each
+	 * transition stamps its column, and nothing clears one; an order is
+	 * closed exactly when all it was paid is refunded.
+	 */
+	{"order_state",
+		"SELECT o.order_id, c.detail FROM customorder.orders o "
+		"CROSS JOIN LATERAL (VALUES "
+		"(o.state" EQ "'paid' AND o.custom_started_at IS NOT NULL, "
+		" 'paid, but custom_started_at is set'), "
+		"(o.state" EQ "ANY (" BEFORE_SHIPMENT ") AND o.shipped_at IS NOT NULL, "
+		" pg_catalog.format('%s, but shipped_at is set', o.state)), "
+		"(o.state" EQ "ANY (" BEFORE_SHIPMENT ") AND o.tracking_no IS NOT NULL, "
+		" pg_catalog.format('%s, but tracking_no is set', o.state)), "
+		"((o.state" EQ "ANY (" BEFORE_SHIPMENT ") OR o.state" EQ "'shipped') "
+		" AND o.signed_at IS NOT NULL, "
+		" pg_catalog.format('%s, but signed_at is set', o.state)), "
+		"(o.state" NE "ALL (" CLOSED_ORDER ") AND o.closed_at IS NOT NULL, "
+		" pg_catalog.format('%s, but closed_at is set', o.state)), "
+		"(NOT o.is_custom AND o.state" EQ "ANY (" CUSTOM_ONLY "), "
+		" pg_catalog.format('an ordinary order in state %s', o.state)), "
+		"(NOT o.is_custom AND o.custom_started_at IS NOT NULL, "
+		" 'an ordinary order with custom_started_at set'), "
+		"(o.is_custom AND o.state" EQ "ANY (" STARTED ") AND o.custom_started_at IS NULL, "
+		" pg_catalog.format('%s, but custom_started_at is null', o.state)), "
+		"(o.custom_started_at" LT "(o.paid_at" PLUS "o.start_lock), "
+		" pg_catalog.format('custom_started_at %s is before paid_at + start_lock, %s', "
+		"  o.custom_started_at, o.paid_at" PLUS "o.start_lock)), "
+		"(o.state" EQ "ANY ('{shipped,signed}'::customorder.order_state[]) "
+		" AND o.shipped_at IS NULL, "
+		" pg_catalog.format('%s, but shipped_at is null', o.state)), "
+		"(o.state" EQ "ANY ('{shipped,signed}'::customorder.order_state[]) "
+		" AND o.tracking_no IS NULL, "
+		" pg_catalog.format('%s, but tracking_no is null', o.state)), "
+		"(o.state" EQ "'signed' AND o.signed_at IS NULL, "
+		" 'signed, but signed_at is null'), "
+		"(o.signed_at" LT "o.shipped_at, "
+		" pg_catalog.format('signed_at %s is before shipped_at %s', o.signed_at, o.shipped_at)), "
+		"(o.state" EQ "ANY (" CLOSED_ORDER ") AND o.closed_at IS NULL, "
+		" pg_catalog.format('%s, but closed_at is null', o.state)), "
+		"(o.state" EQ "ANY (" CLOSED_ORDER ") AND o.refunded_amount" NE "o.amount, "
+		" pg_catalog.format('%s, but refunded_amount %s is not the amount %s', "
+		"  o.state, o.refunded_amount, o.amount)), "
+		"(o.state" NE "ALL (" CLOSED_ORDER ") AND o.refunded_amount" GE "o.amount, "
+		" pg_catalog.format('%s, but refunded_amount %s is all of the amount %s', "
+		"  o.state, o.refunded_amount, o.amount)) "
+		") c(bad, detail) WHERE c.bad"},
+
+	/* L2: ship_by is paid_at + the promised ship time the order snapshotted */
+	{"order_ship_by",
+		"SELECT o.order_id, pg_catalog.format('ship_by %s, but paid_at + promised_ship is %s', "
+		" COALESCE(o.ship_by::pg_catalog.text, 'null'), "
+		" COALESCE((o.paid_at" PLUS "o.promised_ship)::pg_catalog.text, 'null')) "
+		"FROM customorder.orders o "
+		"WHERE (o.ship_by" EQ "(o.paid_at" PLUS "o.promised_ship)) IS NOT TRUE "
+		"AND NOT (o.ship_by IS NULL AND o.promised_ship IS NULL)"},
+
+	/* S5: the platform reviews a submitted production bundle of the order */
+	{"order_review_bundle",
+		"SELECT o.order_id, pg_catalog.format('evidence_review names %s: %s', "
+		" CASE WHEN o.evidence_bundle_id IS NULL THEN 'no bundle' "
+		"  ELSE pg_catalog.format('bundle %s', o.evidence_bundle_id) END, "
+		" CASE WHEN b.bundle_id IS NULL THEN 'not a bundle of this order' "
+		"  WHEN b.submitted_at IS NULL THEN 'it was never submitted' "
+		"  WHEN b.purpose" NE "'production' THEN pg_catalog.format('its purpose is %s', b.purpose) "
+		"  ELSE pg_catalog.format('it is already %s', b.review_state) END) "
+		"FROM customorder.orders o "
+		"LEFT JOIN customorder.evidence_bundles b "
+		" ON b.order_id" EQ "o.order_id AND b.bundle_id" EQ "o.evidence_bundle_id "
+		"WHERE o.state" EQ "'evidence_review' "
+		"AND (b.bundle_id IS NULL OR b.submitted_at IS NULL "
+		" OR b.purpose" NE "'production' OR b.review_state IS NOT NULL)"},
+
+	/*
+	 * S5: an order that left paid by the low-score path (it names an
+	 * evidence bundle) reached production on qualified evidence: submitted,
+	 * production, approved when its category required review, never
+	 * rejected.
+	 */
+	{"order_production_evidence",
+		"SELECT o.order_id, pg_catalog.format('%s on bundle %s: %s', o.state, o.evidence_bundle_id, "
+		" CASE WHEN b.bundle_id IS NULL THEN 'not a bundle of this order' "
+		"  WHEN b.submitted_at IS NULL THEN 'it was never submitted' "
+		"  WHEN b.purpose" NE "'production' THEN pg_catalog.format('its purpose is %s', b.purpose) "
+		"  WHEN b.review_state" EQ "'rejected' THEN 'the platform rejected it' "
+		"  WHEN o.evidence_review THEN 'the platform has not approved it' "
+		"  ELSE pg_catalog.format('it is %s, but the category needs no review', b.review_state) END) "
+		"FROM customorder.orders o "
+		"LEFT JOIN customorder.evidence_bundles b "
+		" ON b.order_id" EQ "o.order_id AND b.bundle_id" EQ "o.evidence_bundle_id "
+		"WHERE o.is_custom AND o.evidence_bundle_id IS NOT NULL "
+		"AND o.state" EQ "ANY ('{in_production,shipped,signed,refunded}'::customorder.order_state[]) "
+		"AND (b.bundle_id IS NULL OR b.submitted_at IS NULL OR b.purpose" NE "'production' "
+		" OR (o.evidence_review AND (b.review_state" EQ "'approved') IS NOT TRUE) "
+		" OR (NOT o.evidence_review AND b.review_state IS NOT NULL))"},
+
+	/*
+	 * E1, E4: a bundle's items within the limits, its counters equal to its
+	 * items; a submitted bundle is not empty and a rejection proof (A1.2)
+	 * holds a photo.
+	 */
+	{"bundle_counts",
+		"SELECT b.order_id, c.detail FROM customorder.evidence_bundles b "
+		"CROSS JOIN LATERAL (SELECT "
+		" pg_catalog.count(*) FILTER (WHERE i.type" EQ "'image') AS images, "
+		" pg_catalog.count(*) FILTER (WHERE i.type" EQ "'video') AS videos, "
+		" pg_catalog.count(*) AS items "
+		" FROM customorder.evidence_items i "
+		" WHERE i.order_id" EQ "b.order_id AND i.bundle_id" EQ "b.bundle_id) n "
+		"CROSS JOIN LATERAL (VALUES "
+		"(n.images" GT "$1, pg_catalog.format('bundle %s holds %s images; at most %s', "
+		"  b.bundle_id, n.images, $1)), "
+		"(n.videos" GT "$2, pg_catalog.format('bundle %s holds %s videos; at most %s', "
+		"  b.bundle_id, n.videos, $2)), "
+		"(b.image_count" NE "n.images OR b.video_count" NE "n.videos, "
+		" pg_catalog.format('bundle %s counts images %s, videos %s; its items are images %s, videos %s', "
+		"  b.bundle_id, b.image_count, b.video_count, n.images, n.videos)), "
+		"(b.submitted_at IS NOT NULL AND n.items" EQ "0, "
+		" pg_catalog.format('submitted bundle %s holds no item', b.bundle_id)), "
+		"(b.submitted_at IS NOT NULL AND b.purpose" EQ "'rejection_proof' "
+		" AND n.items" GT "0 AND n.images" EQ "0, "
+		" pg_catalog.format('submitted rejection proof bundle %s holds no image', b.bundle_id)) "
+		") c(bad, detail) WHERE c.bad"},
+
+	/* E1, E2: each item's own fields, and no file twice in one bundle */
+	{"bundle_items",
+		"SELECT i.order_id, pg_catalog.format('bundle %s item %s: %s', i.bundle_id, i.item_no, c.detail) "
+		"FROM customorder.evidence_items i "
+		"CROSS JOIN LATERAL (VALUES "
+		"(i.type" NE "ALL ('{image,video}'::pg_catalog.text[]), "
+		" pg_catalog.format('type %s is neither image nor video', i.type)), "
+		"(i.bytes" LE "0, pg_catalog.format('%s bytes', i.bytes)), "
+		"(i.type" EQ "'image' AND i.bytes" GT "$3, "
+		" pg_catalog.format('an image of %s bytes; at most %s', i.bytes, $3)), "
+		"(i.type" EQ "'video' AND i.bytes" GT "$4, "
+		" pg_catalog.format('a video of %s bytes; at most %s', i.bytes, $4)), "
+		"(i.type" EQ "ANY ('{image,video}'::pg_catalog.text[]) "
+		" AND NOT i.mime OPERATOR(pg_catalog.~~) pg_catalog.format('%s/_%%', i.type), "
+		" pg_catalog.format('mime %s does not match type %s', i.mime, i.type)), "
+		"(pg_catalog.char_length(i.uri)" EQ "0 OR pg_catalog.char_length(i.uri)" GT "$5, "
+		" pg_catalog.format('uri of %s characters; 1 to %s', pg_catalog.char_length(i.uri), $5)), "
+		"(i.sha256 OPERATOR(pg_catalog.!~) '^[0-9a-f]{64}$', "
+		" pg_catalog.format('sha256 %s is not 64 lowercase hex digits', i.sha256)) "
+		") c(bad, detail) WHERE c.bad "
+		"UNION ALL "
+		"SELECT i.order_id, pg_catalog.format('bundle %s holds uri %s %s times', "
+		" i.bundle_id, i.uri, pg_catalog.count(*)) "
+		"FROM customorder.evidence_items i GROUP BY i.order_id, i.bundle_id, i.uri "
+		"HAVING pg_catalog.count(*)" GT "1 "
+		"UNION ALL "
+		"SELECT i.order_id, pg_catalog.format('bundle %s holds sha256 %s %s times', "
+		" i.bundle_id, i.sha256, pg_catalog.count(*)) "
+		"FROM customorder.evidence_items i WHERE i.sha256 IS NOT NULL "
+		"GROUP BY i.order_id, i.bundle_id, i.sha256 HAVING pg_catalog.count(*)" GT "1"},
+
+	/* F7: refunded money never exceeds what was paid */
+	{"refund_bounds",
+		"SELECT o.order_id, pg_catalog.format('refunded_amount %s is outside 0 to the amount %s', "
+		" o.refunded_amount, o.amount) "
+		"FROM customorder.orders o "
+		"WHERE o.refunded_amount" LT "0 OR o.refunded_amount" GT "o.amount"},
+
+	/* Money moves only through cases: the order's total is their sum */
+	{"refund_sum",
+		"SELECT o.order_id, pg_catalog.format('refunded_amount %s, but its refunded cases sum to %s', "
+		" o.refunded_amount, s.total) "
+		"FROM customorder.orders o "
+		"CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(a.refund_amount), 0.00) AS total "
+		" FROM customorder.aftersales a "
+		" WHERE a.order_id" EQ "o.order_id AND a.state" EQ "ANY (" REFUNDED_CASE ")) s "
+		"WHERE o.refunded_amount" NE "s.total"},
+
+	/* F7: at most one open case per order */
+	{"case_one_open",
+		"SELECT a.order_id, pg_catalog.format('%s open cases: %s', pg_catalog.count(*), "
+		" pg_catalog.string_agg(pg_catalog.format('case %s %s', a.aftersale_id, a.state), ', ' "
+		"  ORDER BY a.aftersale_id)) "
+		"FROM customorder.aftersales a WHERE a.state" EQ "ANY (" OPEN_CASE ") "
+		"GROUP BY a.order_id HAVING pg_catalog.count(*)" GT "1"},
+
+	/* The order's open-case marker, which the buttons read, names its case */
+	{"case_open_marker",
+		"SELECT o.order_id, pg_catalog.format('open_aftersale_id names %s; open: %s', "
+		" CASE WHEN o.open_aftersale_id IS NULL THEN 'no case' "
+		"  ELSE pg_catalog.format('case %s', o.open_aftersale_id) END, "
+		" COALESCE(m.open_cases, 'no case')) "
+		"FROM customorder.orders o "
+		"CROSS JOIN LATERAL (SELECT "
+		" pg_catalog.string_agg(pg_catalog.format('case %s', a.aftersale_id), ', ' "
+		"  ORDER BY a.aftersale_id) AS open_cases, "
+		" pg_catalog.bool_or(a.aftersale_id" EQ "o.open_aftersale_id) AS named "
+		" FROM customorder.aftersales a "
+		" WHERE a.order_id" EQ "o.order_id AND a.state" EQ "ANY (" OPEN_CASE ")) m "
+		"WHERE (o.open_aftersale_id IS NULL AND m.open_cases IS NOT NULL) "
+		"OR (o.open_aftersale_id IS NOT NULL AND m.named IS NOT TRUE)"},
+
+	/*
+	 * F2, F3: a case stays open only once customization is in effect or the
+	 * goods have shipped; a refund closes it.
+	 */
+	{"case_open_order",
+		"SELECT a.order_id, pg_catalog.format('case %s is %s, but the order is %s', "
+		" a.aftersale_id, a.state, o.state) "
+		"FROM customorder.aftersales a "
+		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
+		"WHERE a.state" EQ "ANY (" OPEN_CASE ") "
+		"AND o.state" NE "ALL ('{in_production,shipped,signed}'::customorder.order_state[])"},
+
+	/* F2: an instant refund returns everything and cancels the order */
+	{"case_instant_refund",
+		"SELECT a.order_id, pg_catalog.format('case %s is instant_refunded, but the order is %s', "
+		" a.aftersale_id, o.state) "
+		"FROM customorder.aftersales a "
+		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
+		"WHERE a.state" EQ "'instant_refunded' AND o.state" NE "'cancelled'"},
+
+	/* The case trigger stamps closed_at exactly when a case closes */
+	{"case_closed_at",
+		"SELECT a.order_id, pg_catalog.format(CASE WHEN a.closed_at IS NULL "
+		"  THEN 'case %s is %s, but closed_at is null' "
+		"  ELSE 'case %s is %s, but closed_at is set' END, a.aftersale_id, a.state) "
+		"FROM customorder.aftersales a "
+		"WHERE (a.state" EQ "ANY (" OPEN_CASE "))" EQ "(a.closed_at IS NOT NULL)"},
+
+	/*
+	 * A1.2, A2.3, F5: a rejection came after communicating, with a submitted
+	 * proof bundle of the case (production photos before shipment, when the
+	 * reason is null; logistics proof after it), and signed_no_reason only
+	 * rejects a no_reason request.
+	 */
+	{"case_rejected",
+		"SELECT a.order_id, pg_catalog.format('case %s %s', a.aftersale_id, c.detail) "
+		"FROM customorder.aftersales a "
+		"LEFT JOIN customorder.evidence_bundles b "
+		" ON b.order_id" EQ "a.order_id AND b.bundle_id" EQ "a.proof_bundle_id "
+		" AND b.aftersale_id" EQ "a.aftersale_id "
+		"CROSS JOIN LATERAL (VALUES "
+		"(a.communicated_at IS NULL, 'was rejected, but communicated_at is null'), "
+		"(NOT EXISTS (SELECT 1 FROM customorder.communications m "
+		"  WHERE m.order_id" EQ "a.order_id AND m.aftersale_id" EQ "a.aftersale_id "
+		"  AND m.sent_at" LE "a.closed_at), "
+		" 'was rejected, but no script was sent to the buyer before it closed'), "
+		"(b.bundle_id IS NULL, pg_catalog.format('was rejected with proof %s, not a bundle of the case', "
+		"  CASE WHEN a.proof_bundle_id IS NULL THEN 'null' "
+		"   ELSE pg_catalog.format('bundle %s', a.proof_bundle_id) END)), "
+		"(b.submitted_at IS NULL AND b.bundle_id IS NOT NULL, "
+		" pg_catalog.format('was rejected with proof bundle %s, never submitted', b.bundle_id)), "
+		"(b.purpose" NE "CASE WHEN a.reject_reason IS NULL "
+		"  THEN 'rejection_proof' ELSE 'logistics_proof' END, "
+		" pg_catalog.format('was rejected with reason %s and a %s bundle %s', "
+		"  COALESCE(a.reject_reason, 'null'), b.purpose, b.bundle_id)), "
+		"(a.reject_reason" NE "ALL ('{in_transit,signed_no_reason}'::pg_catalog.text[]), "
+		" pg_catalog.format('was rejected with unknown reason %s', a.reject_reason)), "
+		"(a.reject_reason" EQ "'signed_no_reason' AND a.reason" NE "'no_reason', "
+		" pg_catalog.format('was rejected signed_no_reason, but asks for reason %s', a.reason)) "
+		") c(bad, detail) "
+		"WHERE a.state" EQ "'rejected' AND c.bad"},
+
+	/* A1.3: insist_ship shipped the order with the case's tracking number */
+	{"case_shipment",
+		"SELECT a.order_id, pg_catalog.format('case %s closed by shipment %s, but the %s order has "
+		"tracking_no %s and shipped_at %s', a.aftersale_id, COALESCE(a.tracking_no, 'null'), "
+		" o.state, COALESCE(o.tracking_no, 'null'), COALESCE(o.shipped_at::pg_catalog.text, 'null')) "
+		"FROM customorder.aftersales a "
+		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
+		"WHERE a.state" EQ "'closed_by_shipment' "
+		"AND (o.shipped_at IS NULL OR (o.tracking_no" EQ "a.tracking_no) IS NOT TRUE)"},
+
+	/* Only a refunded case carries money, and a positive amount */
+	{"case_refund_amount",
+		"SELECT a.order_id, pg_catalog.format('case %s is %s with refund_amount %s', "
+		" a.aftersale_id, a.state, COALESCE(a.refund_amount::pg_catalog.text, 'null')) "
+		"FROM customorder.aftersales a "
+		"WHERE CASE WHEN a.state" EQ "ANY (" REFUNDED_CASE ") "
+		" THEN (a.refund_amount" GT "0) IS NOT TRUE "
+		" ELSE a.refund_amount IS NOT NULL END"},
+
+	/*
+	 * A1.2, A2.2: the states after communicating record the script sent.
+	 * (Rejected cases are case_rejected's.)
+	 */
+	{"case_communicated",
+		"SELECT a.order_id, pg_catalog.format('case %s is %s, but %s', a.aftersale_id, a.state, "
+		" CASE WHEN a.communicated_at IS NULL THEN 'communicated_at is null' "
+		"  ELSE 'no script was sent to the buyer' END) "
+		"FROM customorder.aftersales a "
+		"WHERE a.state" EQ "ANY ('{communicating,negotiating,awaiting_buyer_evidence,"
+		"closed_by_shipment}'::customorder.aftersale_state[]) "
+		"AND (a.communicated_at IS NULL OR NOT EXISTS (SELECT 1 "
+		" FROM customorder.communications m "
+		" WHERE m.order_id" EQ "a.order_id AND m.aftersale_id" EQ "a.aftersale_id))"},
+};
+
+/*
+ * verify(): run every check under the caller's snapshot (read-only SPI, so
+ * all of them see the same database) and tag each violation with its
+ * invariant.
+ */
+Datum
+co_verify(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plans[lengthof(checks)];
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[VERIFY_NARGS] = {INT4OID, INT4OID, INT8OID, INT8OID,
+	INT4OID};
+	Datum		args[VERIFY_NARGS];
+	int			i;
+
+	args[0] = Int32GetDatum(CO_MAX_IMAGES);
+	args[1] = Int32GetDatum(CO_MAX_VIDEOS);
+	args[2] = Int64GetDatum(CO_MAX_IMAGE_BYTES);
+	args[3] = Int64GetDatum(CO_MAX_VIDEO_BYTES);
+	args[4] = Int32GetDatum(CO_MAX_URI_CHARS);
+
+	InitMaterializedSRF(fcinfo, 0);
+	co_connect();
+	for (i = 0; i < lengthof(checks); i++)
+	{
+		SPIPlanPtr	plan;
+		Datum		invariant;
+		uint64		r;
+
+		plan = co_prepare(&plans[i], checks[i].sql, VERIFY_NARGS, argtypes);
+		co_execute(plan, args, NULL, true, 0);
+		invariant = CStringGetTextDatum(checks[i].invariant);
+		for (r = 0; r < SPI_processed; r++)
+		{
+			Datum		values[3];
+			bool		nulls[3];
+
+			values[0] = invariant;
+			nulls[0] = false;
+			values[1] = SPI_getbinval(SPI_tuptable->vals[r],
+									  SPI_tuptable->tupdesc, 1, &nulls[1]);
+			values[2] = SPI_getbinval(SPI_tuptable->vals[r],
+									  SPI_tuptable->tupdesc, 2, &nulls[2]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	co_finish();
+	return (Datum) 0;
+}
