@@ -374,3 +374,200 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('cu
 CREATE FUNCTION customorder.verify()
     RETURNS TABLE (invariant text, order_id bigint, detail text)
     AS 'MODULE_PATHNAME', 'co_verify' LANGUAGE C STABLE;
+
+-------------------------------------------------------------------------------
+-- Actors: who may press which button (platform, merchant, buyer)
+-------------------------------------------------------------------------------
+
+-- Roles the platform has made actors; a role may be several kinds
+CREATE TABLE customorder.actors (
+    role regrole NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('platform', 'merchant', 'buyer')),
+    PRIMARY KEY (role, kind)
+);
+SELECT pg_catalog.pg_extension_config_dump('customorder.actors', '');
+
+CREATE FUNCTION customorder.acts_as(kind text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'co_acts_as' LANGUAGE C STABLE;
+
+-- Every function runs with a fixed search_path; the buttons, queries and
+-- verify() run as the extension's owner (SECURITY DEFINER) and check the
+-- calling role and its customorder.shop_id / buyer_id in C.
+DO $$
+DECLARE
+    fn pg_catalog.regprocedure;
+BEGIN
+    FOR fn IN
+        SELECT p.oid::pg_catalog.regprocedure
+        FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace OPERATOR(pg_catalog.=) 'customorder'::pg_catalog.regnamespace
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', fn);
+        IF pg_catalog.split_part(fn::pg_catalog.text, '(', 1) NOT IN
+            ('customorder.order_guard', 'customorder.product_guard',
+             'customorder.bundle_guard', 'customorder.item_guard',
+             'customorder.evidence_truncate_guard', 'customorder.aftersale_guard')
+        THEN
+            EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', fn);
+        END IF;
+    END LOOP;
+END $$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA customorder FROM PUBLIC;
+
+-- What each kind of actor may execute
+CREATE TABLE customorder.actor_functions (
+    kind text NOT NULL CHECK (kind IN ('platform', 'merchant', 'buyer')),
+    function pg_catalog.regprocedure NOT NULL,
+    PRIMARY KEY (kind, function)
+);
+INSERT INTO customorder.actor_functions (kind, function)
+SELECT k, f::pg_catalog.regprocedure
+FROM (VALUES
+    ('platform', 'customorder.approve_custom_category(bigint,bigint)'),
+    ('platform', 'customorder.place_order(bigint,bigint,numeric)'),
+    ('platform', 'customorder.review_evidence(bigint,boolean,text)'),
+    ('platform', 'customorder.mark_signed(bigint)'),
+    ('platform', 'customorder.order_buttons(bigint)'),
+    ('platform', 'customorder.verify()'),
+    ('merchant', 'customorder.start_customization(bigint)'),
+    ('merchant', 'customorder.submit_custom_evidence(bigint,jsonb)'),
+    ('merchant', 'customorder.ship(bigint,text)'),
+    ('merchant', 'customorder.agree_refund(bigint)'),
+    ('merchant', 'customorder.insist_reject(bigint)'),
+    ('merchant', 'customorder.communicate(bigint,text)'),
+    ('merchant', 'customorder.continue_reject(bigint,text,jsonb)'),
+    ('merchant', 'customorder.insist_ship(bigint,text)'),
+    ('merchant', 'customorder.propose_refund_amount(bigint,numeric)'),
+    ('merchant', 'customorder.order_buttons(bigint)'),
+    ('buyer', 'customorder.place_order(bigint,bigint,numeric)'),
+    ('buyer', 'customorder.request_refund(bigint,text,text)'),
+    ('buyer', 'customorder.withdraw_refund(bigint)'),
+    ('buyer', 'customorder.accept_refund_amount(bigint)'),
+    ('buyer', 'customorder.decline_refund_amount(bigint)'),
+    ('buyer', 'customorder.supplement_evidence(bigint,jsonb)')
+) AS v(k, f)
+UNION ALL
+SELECT k, f::pg_catalog.regprocedure
+FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
+     (VALUES ('customorder.view_custom_evidence(bigint)'),
+             ('customorder.refund_eligibility(bigint)'),
+             ('customorder.product_badges(bigint)'),
+             ('customorder.transitions()'),
+             ('customorder.now()'),
+             ('customorder.acts_as(text)')) AS common(f);
+
+-- Give an existing role exactly what one kind of actor needs
+CREATE FUNCTION customorder.grant_actor(role pg_catalog.regrole, kind text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    fn pg_catalog.regprocedure;
+    grantee text;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'grant_%: role must not be null', kind
+            USING ERRCODE = '22004', HINT = 'Pass an existing role.';
+    END IF;
+    SELECT pg_catalog.quote_ident(r.rolname) INTO grantee
+    FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role::pg_catalog.oid;
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA customorder TO %s', grantee);
+    FOR fn IN
+        SELECT a.function FROM customorder.actor_functions a
+        WHERE a.kind OPERATOR(pg_catalog.=) grant_actor.kind
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, grantee);
+    END LOOP;
+    -- reading is row-filtered by the policies below; writing is the buttons'
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT ON customorder.categories, customorder.shops, '
+        'customorder.custom_approvals, customorder.products, customorder.orders, '
+        'customorder.evidence_bundles, customorder.evidence_items, '
+        'customorder.aftersales, customorder.communications, customorder.scripts '
+        'TO %s', grantee);
+    IF kind OPERATOR(pg_catalog.=) 'platform' THEN
+        -- set-up is plain DML on the configuration tables (SPEC §3)
+        EXECUTE pg_catalog.format(
+            'GRANT INSERT, UPDATE, DELETE ON customorder.categories, '
+            'customorder.shops, customorder.custom_approvals, '
+            'customorder.products, customorder.scripts TO %s', grantee);
+    END IF;
+    INSERT INTO customorder.actors (role, kind) VALUES (grant_actor.role, grant_actor.kind)
+    ON CONFLICT DO NOTHING;
+END $$;
+
+CREATE FUNCTION customorder.grant_platform(role pg_catalog.regrole) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT customorder.grant_actor(role, 'platform') $$;
+CREATE FUNCTION customorder.grant_merchant(role pg_catalog.regrole) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT customorder.grant_actor(role, 'merchant') $$;
+CREATE FUNCTION customorder.grant_buyer(role pg_catalog.regrole) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT customorder.grant_actor(role, 'buyer') $$;
+REVOKE ALL ON FUNCTION customorder.grant_actor(pg_catalog.regrole, text),
+    customorder.grant_platform(pg_catalog.regrole),
+    customorder.grant_merchant(pg_catalog.regrole),
+    customorder.grant_buyer(pg_catalog.regrole) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Row-level security: the platform sees everything, a merchant its shop's
+-- rows, a buyer their own orders; the catalogue is public to actors.
+-------------------------------------------------------------------------------
+
+ALTER TABLE customorder.orders ENABLE ROW LEVEL SECURITY;
+CREATE POLICY platform_rows ON customorder.orders
+    USING ((SELECT customorder.acts_as('platform')));
+CREATE POLICY merchant_rows ON customorder.orders FOR SELECT
+    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
+               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
+           AND (SELECT customorder.acts_as('merchant')));
+CREATE POLICY buyer_rows ON customorder.orders FOR SELECT
+    USING (buyer_id OPERATOR(pg_catalog.=) NULLIF(
+               pg_catalog.current_setting('customorder.buyer_id', true), '')::bigint
+           AND (SELECT customorder.acts_as('buyer')));
+
+-- Order-scoped tables: visible exactly when their order is
+ALTER TABLE customorder.evidence_bundles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY order_rows ON customorder.evidence_bundles FOR SELECT
+    USING (EXISTS (SELECT 1 FROM customorder.orders o
+                   WHERE o.order_id OPERATOR(pg_catalog.=) evidence_bundles.order_id));
+ALTER TABLE customorder.evidence_items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY order_rows ON customorder.evidence_items FOR SELECT
+    USING (EXISTS (SELECT 1 FROM customorder.orders o
+                   WHERE o.order_id OPERATOR(pg_catalog.=) evidence_items.order_id));
+ALTER TABLE customorder.aftersales ENABLE ROW LEVEL SECURITY;
+CREATE POLICY order_rows ON customorder.aftersales FOR SELECT
+    USING (EXISTS (SELECT 1 FROM customorder.orders o
+                   WHERE o.order_id OPERATOR(pg_catalog.=) aftersales.order_id));
+ALTER TABLE customorder.communications ENABLE ROW LEVEL SECURITY;
+CREATE POLICY order_rows ON customorder.communications FOR SELECT
+    USING (EXISTS (SELECT 1 FROM customorder.orders o
+                   WHERE o.order_id OPERATOR(pg_catalog.=) communications.order_id));
+
+-- Shop-scoped configuration: the platform writes it, a merchant reads its
+-- own shop's rows, buyers read the public catalogue (shops, products)
+ALTER TABLE customorder.shops ENABLE ROW LEVEL SECURITY;
+CREATE POLICY platform_rows ON customorder.shops
+    USING ((SELECT customorder.acts_as('platform')));
+CREATE POLICY merchant_rows ON customorder.shops FOR SELECT
+    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
+               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
+           AND (SELECT customorder.acts_as('merchant')));
+CREATE POLICY buyer_rows ON customorder.shops FOR SELECT
+    USING ((SELECT customorder.acts_as('buyer')));
+ALTER TABLE customorder.products ENABLE ROW LEVEL SECURITY;
+CREATE POLICY platform_rows ON customorder.products
+    USING ((SELECT customorder.acts_as('platform')));
+CREATE POLICY merchant_rows ON customorder.products FOR SELECT
+    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
+               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
+           AND (SELECT customorder.acts_as('merchant')));
+CREATE POLICY buyer_rows ON customorder.products FOR SELECT
+    USING ((SELECT customorder.acts_as('buyer')));
+ALTER TABLE customorder.custom_approvals ENABLE ROW LEVEL SECURITY;
+CREATE POLICY platform_rows ON customorder.custom_approvals
+    USING ((SELECT customorder.acts_as('platform')));
+CREATE POLICY merchant_rows ON customorder.custom_approvals FOR SELECT
+    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
+               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
+           AND (SELECT customorder.acts_as('merchant')));

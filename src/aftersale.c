@@ -1212,6 +1212,7 @@ co_request_refund(PG_FUNCTION_ARGS)
 				 errhint("reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
 
 	co_order_fetch(PG_GETARG_INT64(0), button, true, &order);
+	co_authorize_order(button, CO_WHO_BUYER, &order);
 	proposed.v[CC_ORDER_ID] = order.v[OC_ORDER_ID];
 	proposed.isnull[CC_ORDER_ID] = false;
 	if (co_order_instant_refund_applies(&order))
@@ -1274,6 +1275,7 @@ co_refund_eligibility(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "refund_eligibility must return a row");
 	co_order_fetch(PG_GETARG_INT64(0), "refund_eligibility", false, &o);
+	co_authorize_order("refund_eligibility", CO_WHO_ANYONE, &o);
 
 	if (o.state == OS_CANCELLED || o.state == OS_REFUNDED)
 		why = psprintf("The order is %s: nothing is left to refund.",

@@ -35,6 +35,7 @@ co_start_customization(PG_FUNCTION_ARGS)
 
 	co_require_arg(fcinfo, 0, "start_customization", "order_id");
 	co_order_fetch(PG_GETARG_INT64(0), "start_customization", true, &old);
+	co_authorize_order("start_customization", CO_WHO_MERCHANT, &old);
 	proposed = old;
 	return state_text(co_order_apply(&old, ACT_START, &proposed));
 }
@@ -49,6 +50,7 @@ co_ship(PG_FUNCTION_ARGS)
 	co_require_arg(fcinfo, 0, "ship", "order_id");
 	co_require_arg(fcinfo, 1, "ship", "tracking_no");
 	co_order_fetch(PG_GETARG_INT64(0), "ship", true, &old);
+	co_authorize_order("ship", CO_WHO_MERCHANT, &old);
 	proposed = old;
 	proposed.v[OC_TRACKING_NO] = PG_GETARG_DATUM(1);
 	proposed.isnull[OC_TRACKING_NO] = false;
@@ -64,6 +66,7 @@ co_mark_signed(PG_FUNCTION_ARGS)
 
 	co_require_arg(fcinfo, 0, "mark_signed", "order_id");
 	co_order_fetch(PG_GETARG_INT64(0), "mark_signed", true, &old);
+	co_authorize_order("mark_signed", CO_WHO_PLATFORM, &old);
 	proposed = old;
 	return state_text(co_order_apply(&old, ACT_MARK_SIGNED, &proposed));
 }
@@ -155,6 +158,7 @@ co_order_buttons(PG_FUNCTION_ARGS)
 
 	co_require_arg(fcinfo, 0, "order_buttons", "order_id");
 	co_order_fetch(PG_GETARG_INT64(0), "order_buttons", false, &order);
+	co_authorize_order("order_buttons", CO_WHO_PLATFORM | CO_WHO_MERCHANT, &order);
 	InitMaterializedSRF(fcinfo, 0);
 
 	for (i = 0; i < lengthof(order_button_defs); i++)

@@ -67,6 +67,22 @@ co_case_write(const CaseRow *proposed)
 	co_finish();
 }
 
+/* The buyer answers and withdraws; the merchant handles the case */
+static int
+case_button_actor(CoAction action)
+{
+	switch (action)
+	{
+		case ACT_WITHDRAW:
+		case ACT_ACCEPT_AMOUNT:
+		case ACT_DECLINE_AMOUNT:
+		case ACT_SUPPLEMENT_EVIDENCE:
+			return CO_WHO_BUYER;
+		default:
+			return CO_WHO_MERCHANT;
+	}
+}
+
 static void
 set_col(CaseRow *row, CaseCol col, Datum value, bool isnull)
 {
@@ -92,6 +108,7 @@ press(FunctionCallInfo fcinfo, const char *button, CoAction action,
 
 	co_require_arg(fcinfo, 0, button, "aftersale_id");
 	co_case_fetch(PG_GETARG_INT64(0), button, true, &old, &order);
+	co_authorize_order(button, case_button_actor(action), &order);
 	proposed = old;
 	if (propose)
 		propose(fcinfo, &old, &order, &proposed);
@@ -229,6 +246,7 @@ press_with_bundle(FunctionCallInfo fcinfo, const char *button, CoAction action,
 					 errhint("Pass NULL before shipment; after it in_transit or signed_no_reason.")));
 	}
 	co_case_fetch(PG_GETARG_INT64(0), button, true, &old, &order);
+	co_authorize_order(button, case_button_actor(action), &order);
 	proposed = old;
 	if (co_case_choose(&old, &order, action, &proposed, true, &refusal) == NULL)
 		co_raise(refusal);

@@ -176,6 +176,7 @@ co_approve_custom_category(PG_FUNCTION_ARGS)
 	co_require_arg(fcinfo, 1, "approve_custom_category", "category_id");
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
+	co_authorize("approve_custom_category", CO_WHO_PLATFORM, 0, 0);
 
 	co_connect();
 	plan_check = co_prepare(&plan_check,
@@ -272,6 +273,9 @@ co_place_order(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_GETARG_DATUM(2);
+	/* the platform's order service, or the buyer for themself */
+	co_authorize("place_order", CO_WHO_PLATFORM | CO_WHO_BUYER, 0,
+				 PG_GETARG_INT64(1));
 
 	co_connect();
 	plan = co_prepare(&plan,

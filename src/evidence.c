@@ -870,6 +870,7 @@ co_submit_custom_evidence(PG_FUNCTION_ARGS)
 	co_require_arg(fcinfo, 1, button, "items");
 
 	co_order_fetch(PG_GETARG_INT64(0), button, true, &old);
+	co_authorize_order(button, CO_WHO_MERCHANT, &old);
 	proposed = old;
 	if (co_order_choose(&old, ACT_SUBMIT_EVIDENCE, &proposed, true, &refusal) == NULL)
 		co_raise(refusal);
@@ -899,6 +900,7 @@ co_view_custom_evidence(PG_FUNCTION_ARGS)
 
 	co_require_arg(fcinfo, 0, "view_custom_evidence", "order_id");
 	co_order_fetch(PG_GETARG_INT64(0), "view_custom_evidence", false, &order);
+	co_authorize_order("view_custom_evidence", CO_WHO_ANYONE, &order);
 
 	InitMaterializedSRF(fcinfo, 0);
 	co_connect();
@@ -955,6 +957,7 @@ co_review_evidence(PG_FUNCTION_ARGS)
 	action = approve ? ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT;
 
 	co_order_fetch(PG_GETARG_INT64(0), button, true, &old);
+	co_authorize_order(button, CO_WHO_PLATFORM, &old);
 	proposed = old;
 	if (co_order_choose(&old, action, &proposed, true, &refusal) == NULL)
 		co_raise(refusal);

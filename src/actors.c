@@ -1,0 +1,167 @@
+/*-------------------------------------------------------------------------
+ *
+ * actors.c
+ *	  Who may press which button: the platform, a merchant (its own shop's
+ *	  orders only) and a buyer (their own orders only).
+ *
+ *	  A role becomes an actor through customorder.grant_platform/merchant/
+ *	  buyer(), which record it in customorder.actors.  Within a role the
+ *	  application says which shop or buyer it acts for with SET LOCAL
+ *	  customorder.shop_id / customorder.buyer_id (the trusted-application
+ *	  pattern).  The buttons run SECURITY DEFINER, so the actor is the outer
+ *	  role (GetOuterUserId), the one the client connected or SET ROLE as.
+ *	  Superusers act as the platform and may press every button.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "customorder.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(co_acts_as);
+
+/* The actor kinds the outer role has, as CO_WHO_* bits */
+static int
+actor_kinds(Oid role)
+{
+	static SPIPlanPtr plan = NULL;
+	int			kinds = 0;
+	uint64		i;
+
+	if (superuser_arg(role))
+		return CO_WHO_PLATFORM | CO_WHO_SUPERUSER;
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT a.role::pg_catalog.oid, a.kind FROM customorder.actors a",
+					  0, NULL);
+	co_execute(plan, NULL, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			actor = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc,
+														   1, &isnull));
+		char	   *kind = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 2);
+
+		if (!has_privs_of_role(role, actor))
+			continue;
+		if (strcmp(kind, "platform") == 0)
+			kinds |= CO_WHO_PLATFORM;
+		else if (strcmp(kind, "merchant") == 0)
+			kinds |= CO_WHO_MERCHANT;
+		else if (strcmp(kind, "buyer") == 0)
+			kinds |= CO_WHO_BUYER;
+	}
+	co_finish();
+	return kinds;
+}
+
+static const char *
+who_names(int who)
+{
+	const char *names[3];
+	int			n = 0;
+
+	if (who & CO_WHO_PLATFORM)
+		names[n++] = "the platform";
+	if (who & CO_WHO_MERCHANT)
+		names[n++] = "the order's merchant";
+	if (who & CO_WHO_BUYER)
+		names[n++] = "the order's buyer";
+	if (n == 3)
+		return psprintf("%s, %s or %s", names[0], names[1], names[2]);
+	if (n == 2)
+		return psprintf("%s or %s", names[0], names[1]);
+	return names[0];
+}
+
+static void
+refuse_actor(const char *button, int who, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s: permission denied; only %s may press it",
+					button, who_names(who)),
+			 errdetail("%s", detail),
+			 errhint("Grant the role with customorder.grant_platform(), grant_merchant() or grant_buyer(), and SET LOCAL customorder.shop_id or customorder.buyer_id for the transaction.")));
+}
+
+/*
+ * May the current actor press "button" on an order?  "who" lists the kinds
+ * of actor the button is for.  shop_id / buyer_id are the order's (or, for
+ * place_order, the buyer the order is for; 0 when not applicable).
+ */
+void
+co_authorize(const char *button, int who, int64 shop_id, int64 buyer_id)
+{
+	Oid			role = GetOuterUserId();
+	int			kinds = actor_kinds(role);
+	int64		acting_shop = co_acting_shop_id();
+	int64		acting_buyer = co_acting_buyer_id();
+
+	if (kinds & CO_WHO_SUPERUSER)
+		return;
+	if ((who & CO_WHO_PLATFORM) && (kinds & CO_WHO_PLATFORM))
+		return;
+	if ((who & CO_WHO_MERCHANT) && (kinds & CO_WHO_MERCHANT) &&
+		acting_shop > 0 && acting_shop == shop_id)
+		return;
+	if ((who & CO_WHO_BUYER) && (kinds & CO_WHO_BUYER) &&
+		acting_buyer > 0 && acting_buyer == buyer_id)
+		return;
+
+	if ((kinds & who & (CO_WHO_MERCHANT | CO_WHO_BUYER)) == 0)
+		refuse_actor(button, who,
+					 psprintf("Role \"%s\" is not %s.",
+							  GetUserNameFromId(role, false), who_names(who)));
+	if ((who & kinds & CO_WHO_MERCHANT) && acting_shop <= 0)
+		refuse_actor(button, who, "customorder.shop_id is not set for this transaction.");
+	if ((who & kinds & CO_WHO_BUYER) && acting_buyer <= 0)
+		refuse_actor(button, who, "customorder.buyer_id is not set for this transaction.");
+	if (who & kinds & CO_WHO_MERCHANT)
+		refuse_actor(button, who,
+					 psprintf("The order belongs to shop " INT64_FORMAT "; this session acts for shop " INT64_FORMAT ".",
+							  shop_id, acting_shop));
+	refuse_actor(button, who,
+				 psprintf("The order belongs to buyer " INT64_FORMAT "; this session acts for buyer " INT64_FORMAT ".",
+						  buyer_id, acting_buyer));
+}
+
+void
+co_authorize_order(const char *button, int who, const OrderRow *order)
+{
+	co_authorize(button, who, DatumGetInt64(order->v[OC_SHOP_ID]),
+				 DatumGetInt64(order->v[OC_BUYER_ID]));
+}
+
+/*
+ * acts_as(kind): does the current (outer) role act as this kind of actor?
+ * Used by the row-level security policies.
+ */
+Datum
+co_acts_as(PG_FUNCTION_ARGS)
+{
+	int			kinds;
+	char	   *kind;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	kinds = actor_kinds(GetOuterUserId());
+	if (strcmp(kind, "platform") == 0)
+		PG_RETURN_BOOL((kinds & CO_WHO_PLATFORM) != 0);
+	if (strcmp(kind, "merchant") == 0)
+		PG_RETURN_BOOL((kinds & CO_WHO_MERCHANT) != 0);
+	if (strcmp(kind, "buyer") == 0)
+		PG_RETURN_BOOL((kinds & CO_WHO_BUYER) != 0);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("acts_as: unknown actor kind \"%s\"", kind),
+			 errhint("Pass platform, merchant or buyer.")));
+	PG_RETURN_BOOL(false);
+}
