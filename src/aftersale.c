@@ -408,6 +408,8 @@ guard_continue_reject(const CaseGuardCtx *ctx)
 		return r;
 	if (ctx->old->isnull[CC_COMMUNICATED_AT])
 		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   scenario_shipped(ctx->order) ?
+						   "continue_reject is grey until the merchant has communicated (rule A2.3)" :
 						   "continue_reject is grey until the merchant has communicated (rule A1.2)",
 						   psprintf("Case " INT64_FORMAT " has sent the buyer nothing yet.",
 									DatumGetInt64(ctx->old->v[CC_AFTERSALE_ID])),
@@ -624,9 +626,14 @@ const CaseTransition co_case_transitions[] = {
 	"A2.2: negotiate_amount, goods signed"},
 	{CS_COMMUNICATING, ACT_COMMUNICATE, CS_AWAITING_BUYER_EVIDENCE, G(guard_communicate_invite), B(COMM_REASON),
 	"A2.2: invite_evidence, goods signed"},
+	{CS_REJECTING, ACT_CONTINUE_REJECT, CS_REJECTED, G(guard_continue_reject),
+		B(REJECT_REASON) | B(PROOF_BUNDLE_ID),
+	"A1.2 A2.3: grey until the merchant has communicated (always refused from rejecting)"},
 	{CS_COMMUNICATING, ACT_CONTINUE_REJECT, CS_REJECTED, G(guard_continue_reject),
 		B(REJECT_REASON) | B(PROOF_BUNDLE_ID),
 	"A1.2 A2.3 F5 F6: communicated; production photos (not shipped) or in_transit / signed_no_reason with logistics proof"},
+	{CS_REJECTING, ACT_INSIST_SHIP, CS_CLOSED_BY_SHIPMENT, G(guard_insist_ship), B(TRACKING_NO),
+	"A1.3: grey until the merchant has communicated (always refused from rejecting)"},
 	{CS_COMMUNICATING, ACT_INSIST_SHIP, CS_CLOSED_BY_SHIPMENT, G(guard_insist_ship), B(TRACKING_NO),
 	"A1.3: not shipped, communicated, tracking number; the order ships"},
 	{CS_NEGOTIATING, ACT_PROPOSE_AMOUNT, CS_NEGOTIATING, G(guard_propose), B(PROPOSED_AMOUNT),

@@ -196,18 +196,6 @@ co_order_buttons(PG_FUNCTION_ARGS)
 			if (b->action == ACT_INSIST_SHIP &&
 				!co_order_before_shipment(locked.state))
 				continue;
-			if ((b->action == ACT_CONTINUE_REJECT ||
-				 b->action == ACT_INSIST_SHIP) && kase.state == CS_REJECTING)
-			{
-				/* A1.2, A1.3: shown grey until the merchant has communicated */
-				put_button(rsinfo, b->button, b->label,
-						   co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-									  psprintf("%s is grey until the merchant has communicated (rule %s)",
-											   b->button,
-											   b->action == ACT_INSIST_SHIP ? "A1.3" : "A1.2"),
-									  NULL, "Press communicate() first."));
-				continue;
-			}
 			if (!case_action_offered(kase.state, b->action))
 				continue;
 			co_case_choose(&kase, &locked, b->action, &proposed, true, &refusal);
