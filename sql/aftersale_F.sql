@@ -130,7 +130,8 @@ SELECT purpose, aftersale_id = :c_after AS of_case, type, uri
 FROM evidence_bundles b JOIN evidence_items i USING (order_id, bundle_id)
 WHERE b.order_id = :o_after;
 
--- shipped, not signed: the 7 days have not begun, the merchant may reject
+-- shipped, not signed: a no_reason return asked before signing is covered
+-- too (the 7 days count from signing), so the merchant cannot reject it
 SELECT request_refund(:o_transit, 'return_refund', 'no_reason') AS c_transit \gset
 SELECT insist_reject(:c_transit);
 SELECT withdraw_refund(:c_transit);

@@ -204,8 +204,16 @@ check_rejectable(const CaseGuardCtx *ctx, const char *button)
 	const CaseRow *c = ctx->old;
 
 	if (ORD_IS_CUSTOM(o) || c == NULL || c->kind != KIND_RETURN_REFUND ||
-		c->reason != REASON_NO_REASON || o->isnull[OC_SIGNED_AT])
+		c->reason != REASON_NO_REASON)
 		return NULL;
+	/* asked before signing: the 7 days have not even begun */
+	if (o->isnull[OC_SIGNED_AT])
+		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("%s: an ordinary order's 7-day no-reason return cannot be rejected (rule F6)", button),
+						   psprintf("Order " INT64_FORMAT " is not signed yet; case " INT64_FORMAT " asked a no_reason return_refund at %s, before the 7 days from signing began.",
+									ORD_ID(o), DatumGetInt64(c->v[CC_AFTERSALE_ID]),
+									co_timestamptz_str(DatumGetTimestampTz(c->v[CC_REQUESTED_AT]))),
+						   "Agree the refund with agree_refund().");
 	if (DatumGetTimestampTz(c->v[CC_REQUESTED_AT]) <
 		DatumGetTimestampTz(o->v[OC_SIGNED_AT]) + CO_SEVEN_DAYS_USEC)
 		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

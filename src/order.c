@@ -372,7 +372,7 @@ guard_instant_refund(const OrderGuardCtx *ctx)
 static CoRefusal *
 guard_case_refund(const OrderGuardCtx *ctx)
 {
-	return check_fully_refunded(ctx, "agree_refund");
+	return check_fully_refunded(ctx, "after-sale refund");
 }
 
 /* ----------------------------------------------------------------
