@@ -72,14 +72,19 @@ co_order_instant_refund_applies(const OrderRow *row)
 	return row->state == OS_PAID;
 }
 
-/* F6: an ordinary order signed less than 7 days ago */
+/*
+ * F6: is a no_reason return_refund asked at "asked_at" the buyer's right on
+ * this ordinary order?  The 7 days count from signing; a request made while
+ * the goods travel (not yet signed) is covered too.
+ */
 bool
-co_order_in_seven_day_window(const OrderRow *row)
+co_no_reason_return_covered(const OrderRow *row, TimestampTz asked_at)
 {
-	if (ORD_IS_CUSTOM(row) || row->state != OS_SIGNED ||
-		row->isnull[OC_SIGNED_AT])
+	if (ORD_IS_CUSTOM(row))
 		return false;
-	return co_now() < DatumGetTimestampTz(row->v[OC_SIGNED_AT]) + CO_SEVEN_DAYS_USEC;
+	if (row->isnull[OC_SIGNED_AT])
+		return row->state == OS_SHIPPED;
+	return asked_at < DatumGetTimestampTz(row->v[OC_SIGNED_AT]) + CO_SEVEN_DAYS_USEC;
 }
 
 Datum
@@ -206,18 +211,13 @@ check_rejectable(const CaseGuardCtx *ctx, const char *button)
 	if (ORD_IS_CUSTOM(o) || c == NULL || c->kind != KIND_RETURN_REFUND ||
 		c->reason != REASON_NO_REASON)
 		return NULL;
-	/* asked before signing: the 7 days have not even begun */
-	if (o->isnull[OC_SIGNED_AT])
+	if (co_no_reason_return_covered(o, DatumGetTimestampTz(c->v[CC_REQUESTED_AT])))
 		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						   psprintf("%s: an ordinary order's 7-day no-reason return cannot be rejected (rule F6)", button),
+						   o->isnull[OC_SIGNED_AT] ?
 						   psprintf("Order " INT64_FORMAT " is not signed yet; case " INT64_FORMAT " asked a no_reason return_refund at %s, before the 7 days from signing began.",
 									ORD_ID(o), DatumGetInt64(c->v[CC_AFTERSALE_ID]),
-									co_timestamptz_str(DatumGetTimestampTz(c->v[CC_REQUESTED_AT]))),
-						   "Agree the refund with agree_refund().");
-	if (DatumGetTimestampTz(c->v[CC_REQUESTED_AT]) <
-		DatumGetTimestampTz(o->v[OC_SIGNED_AT]) + CO_SEVEN_DAYS_USEC)
-		return case_refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						   psprintf("%s: an ordinary order's 7-day no-reason return cannot be rejected (rule F6)", button),
+									co_timestamptz_str(DatumGetTimestampTz(c->v[CC_REQUESTED_AT]))) :
 						   psprintf("Order " INT64_FORMAT " was signed at %s; case " INT64_FORMAT " asked a no_reason return_refund at %s.",
 									ORD_ID(o), co_timestamptz_str(DatumGetTimestampTz(o->v[OC_SIGNED_AT])),
 									DatumGetInt64(c->v[CC_AFTERSALE_ID]),
@@ -1318,13 +1318,13 @@ co_refund_eligibility(PG_FUNCTION_ARGS)
 	else
 	{
 		can_request = merchant_decides = true;
-		no_reason_return = co_order_in_seven_day_window(&o);
-		why = no_reason_return ?
-			psprintf("Signed at %s: a no_reason return_refund within 7 days is the buyer's right (F6); other requests the merchant decides.",
-					 co_timestamptz_str(DatumGetTimestampTz(o.v[OC_SIGNED_AT]))) :
+		no_reason_return = co_no_reason_return_covered(&o, co_now());
+		why = !no_reason_return ?
+			pstrdup("More than 7 days since signing: the merchant decides (F6).") :
 			o.state == OS_SHIPPED ?
-			pstrdup("Shipped: the merchant decides; the 7-day no-reason return counts from signing (F6).") :
-			pstrdup("More than 7 days since signing: the merchant decides (F6).");
+			pstrdup("Shipped: a no_reason return_refund is the buyer's right, the 7 days counting from signing (F6); other requests the merchant decides.") :
+			psprintf("Signed at %s: a no_reason return_refund within 7 days is the buyer's right (F6); other requests the merchant decides.",
+					 co_timestamptz_str(DatumGetTimestampTz(o.v[OC_SIGNED_AT])));
 	}
 
 	values[0] = BoolGetDatum(instant);

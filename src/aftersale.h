@@ -110,7 +110,8 @@ extern const CaseTransition *co_case_choose(const CaseRow *old,
 											CoRefusal **refusal);
 extern void case_decode_args(CaseRow *row);
 extern void co_case_write(const CaseRow *proposed);
-extern bool co_order_in_seven_day_window(const OrderRow *row);
+extern bool co_no_reason_return_covered(const OrderRow *row,
+										TimestampTz asked_at);
 extern Datum co_order_remaining(const OrderRow *row);
 
 #endif							/* CUSTOMORDER_AFTERSALE_H */
