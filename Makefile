@@ -35,3 +35,9 @@ include $(PGXS)
 .PHONY: demo
 demo:
 	test/demo
+
+# The cost of enforcing the rules on a bulk raw UPDATE, trigger on vs off,
+# on a throwaway cluster (after `make install`); prints figures, asserts none
+.PHONY: bench
+bench:
+	pg_virtualenv -t test/bench/run
