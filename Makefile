@@ -41,3 +41,11 @@ demo:
 .PHONY: bench
 bench:
 	pg_virtualenv -t test/bench/run
+
+# Random and hostile concurrent calls, raw DML and clock moves
+# (test/fuzz/fuzz.py, needs python3-psycopg2) against the server of the PG*
+# environment, after `make install`: e.g. pg_virtualenv -t make fuzz SEED=1 SECONDS=20
+# (defaults: SEED=1 SESSIONS=4 CALLS=20000, or no call limit with SECONDS)
+.PHONY: fuzz
+fuzz:
+	/usr/bin/python3 test/fuzz/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(SESSIONS),--sessions $(SESSIONS)) $(if $(SECONDS),--seconds $(SECONDS))

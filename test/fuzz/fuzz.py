@@ -1,0 +1,1507 @@
+#!/usr/bin/python3
+"""test/fuzz/fuzz.py: concurrent random and hostile calls against customorder.
+
+Needs Python 3 and psycopg2 from Debian (package python3-psycopg2; this script
+installs nothing).  Run by `make fuzz` against the server the PG* environment
+variables name, e.g. after `make install`:
+
+    pg_virtualenv -t make fuzz SEED=1 SECONDS=20
+    pg_virtualenv -t make fuzz SEED=7 CALLS=50000 SESSIONS=8
+
+It creates a fresh database (customorder_fuzz, kept afterwards for
+inspection), seeds categories, shops, approvals, products and orders, then
+SESSIONS worker processes make random calls: every button and query of
+SPEC section 3, raw DML on the extension's tables and clock moves, with
+plausible and hostile arguments.  Every error is classified by SQLSTATE:
+
+- the codes of SPEC section 4 are refusals, as designed;
+- 40001, 40P01, 55P03 are transient concurrency errors: counted, not findings;
+- an argument PostgreSQL itself cannot convert to the declared type (bad
+  JSON, bigint out of range, ...) is refused by a separate cast statement
+  (`SELECT $1::type`) before the call, and the call is not made; such
+  refusals are counted, not findings;
+- a raw INSERT/UPDATE/DELETE may be refused by PostgreSQL's own column
+  constraints (NOT NULL 23502, foreign key 23503, primary key 23505);
+  counted, not findings;
+- anything else, from a button, a query or the rule triggers, is a finding
+  (XX000 included), printed with the statement and the message.
+
+After the run it lists the violations of customorder.verify(), and looks for
+backend crashes (lost connections, "terminated by signal" / PANIC in the
+server log).  The last line sums it up; the exit status is non-zero if
+anything was found.
+"""
+
+import argparse
+import datetime
+import decimal
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import sys
+import time
+import traceback
+from collections import Counter
+
+try:
+    import psycopg2
+    import psycopg2.extensions
+except ImportError:
+    sys.exit("fuzz: needs psycopg2 (Debian: apt-get install python3-psycopg2)")
+
+SPEC_CODES = {"55000", "22023", "22004", "23514", "P0002", "42501"}
+TRANSIENT_CODES = {"40001", "40P01", "55P03"}
+TIMEOUT_CODES = {"57014"}
+# PostgreSQL's own column constraints on raw DML (not the rule triggers)
+RAW_PG_CODES = {"23502", "23503", "23505"}
+# unique indexes that are only safety nets behind the triggers' own checks:
+# reaching one means a trigger missed its check (a finding, even on raw DML)
+SAFETY_NET_INDEXES = ("aftersales_one_open_case", "evidence_items_order_id_bundle_id_uri_idx",
+                      "evidence_items_order_id_bundle_id_sha256_idx")
+
+ORDER_STATES = ["paid", "awaiting_evidence", "evidence_review", "in_production",
+                "shipped", "signed", "cancelled", "refunded"]
+CASE_STATES = ["instant_refunded", "requested", "rejecting", "communicating",
+               "negotiating", "awaiting_buyer_evidence", "refunded", "rejected",
+               "closed_by_shipment", "withdrawn"]
+OPEN_CASE = ["requested", "rejecting", "communicating", "negotiating",
+             "awaiting_buyer_evidence"]
+KINDS = ["refund_only", "return_refund"]
+REASONS = ["no_reason", "quality", "wrong_quantity", "not_received", "not_as_agreed"]
+COMM_REASONS = ["in_transit", "negotiate_amount", "invite_evidence",
+                "agreement_reached", "signed_not_received"]
+REJECT_REASONS = ["in_transit", "signed_no_reason"]
+PURPOSES = ["production", "rejection_proof", "logistics_proof", "buyer_supplement"]
+
+BIG = 9223372036854775807
+ODD_TEXT = ["", " ", "\u200f\u202eRTL\u202c", "e\u0301\u0301\u0301", "\U0001F600\U0001F4E6",
+            "\\ud800", "\\u0000", "'; DROP TABLE x; --", "%s %d", "\ufeffbom", "a" * 5000,
+            "\u7b7e\u6536", "\t\n\r", "NULL", "null", "\\"]
+
+MAX_EXAMPLES = 20
+
+
+class Arg:
+    """One argument: its value (None, str, bool) and the SQL type it is cast to.
+    pre: PostgreSQL may fail to convert it; cast it in a separate statement first."""
+    __slots__ = ("v", "t", "pre")
+
+    def __init__(self, v, t, pre=False):
+        self.v, self.t, self.pre = v, t, pre
+
+
+def shorten(s, n=400):
+    s = s if isinstance(s, str) else str(s)
+    if len(s) <= n:
+        return s
+    return "%s...[%d chars]...%s" % (s[: n * 2 // 3], len(s), s[-n // 4:])
+
+
+def connect(dbname):
+    conn = psycopg2.connect(dbname=dbname, application_name="customorder_fuzz")
+    conn.autocommit = True
+    return conn
+
+
+# ---------------------------------------------------------------------------
+# Statistics, merged from every worker
+# ---------------------------------------------------------------------------
+
+def new_stats():
+    return {
+        "calls": 0, "ops": Counter(), "ok_ops": Counter(), "codes": Counter(), "pre": Counter(),
+        "raw_pg": Counter(), "transient": Counter(), "timeouts": 0,
+        "conn_lost": 0, "unexpected": 0, "examples": {}, "tx_multi": 0,
+        "tx_rolled_back": 0, "ok": 0,
+    }
+
+
+def merge_stats(a, b):
+    for k in ("calls", "timeouts", "conn_lost", "unexpected", "tx_multi",
+              "tx_rolled_back", "ok"):
+        a[k] += b[k]
+    for k in ("ops", "ok_ops", "codes", "pre", "raw_pg", "transient"):
+        a[k].update(b[k])
+    for key, ex in b["examples"].items():
+        if key in a["examples"]:
+            a["examples"][key]["count"] += ex["count"]
+        else:
+            a["examples"][key] = ex
+
+
+# ---------------------------------------------------------------------------
+# The shared clock
+# ---------------------------------------------------------------------------
+
+class Clock:
+    """customorder.clock, shared by every session and only moving forward.
+
+    Every statement runs inside a read region; a move waits until no session
+    is inside one (sessions wait for the move), so no session ever writes a
+    time older than one another session has already written: verify() can
+    check the order of timestamps.  Real-time mode (RESET) is entered only
+    when the real time is ahead of the shared clock; base lies years in the
+    past for that."""
+
+    def __init__(self, base):
+        self.base = base
+        self.lock = mp.Lock()
+        self.readers = mp.RawValue("i", 0)
+        self.pending = mp.RawValue("i", 0)
+        self.version = mp.RawValue("i", 0)
+        self.real = mp.RawValue("i", 0)
+        self.offset = mp.RawValue("d", 0.0)
+        self.moves = mp.RawValue("i", 0)
+        self.resets = mp.RawValue("i", 0)
+
+    def time(self):
+        return self.base + datetime.timedelta(seconds=self.offset.value)
+
+    def enter(self):
+        while True:
+            with self.lock:
+                if not self.pending.value:
+                    self.readers.value += 1
+                    return
+            time.sleep(0.0005)
+
+    def leave(self):
+        with self.lock:
+            self.readers.value -= 1
+
+    def move(self, step):
+        """Forward by step seconds, or to real time (RESET) when step is None.
+        Called outside any read region; False when it did not move."""
+        with self.lock:
+            if self.pending.value:
+                return False
+            self.pending.value = 1
+        try:
+            deadline = time.time() + 5
+            while True:
+                with self.lock:
+                    if self.readers.value == 0:
+                        break
+                if time.time() > deadline:
+                    return False
+                time.sleep(0.0005)
+            now = (datetime.datetime.now(datetime.timezone.utc) - self.base).total_seconds() - 1
+            with self.lock:
+                if step is None:
+                    if self.real.value or now <= self.offset.value:
+                        return False
+                    self.real.value = 1
+                    self.offset.value = now
+                    self.resets.value += 1
+                else:
+                    if self.real.value:
+                        self.offset.value = max(self.offset.value, now + 2)
+                    self.real.value = 0
+                    self.offset.value += step
+                    self.moves.value += 1
+                self.version.value += 1
+                return True
+        finally:
+            with self.lock:
+                self.pending.value = 0
+
+
+# ---------------------------------------------------------------------------
+# A session: one connection making calls, with a cache of ids
+# ---------------------------------------------------------------------------
+
+class Session:
+    def __init__(self, dbname, rng, stats, shared, name):
+        self.dbname, self.rng, self.stats, self.shared, self.name = dbname, rng, stats, shared, name
+        self.conn = self.aux = None
+        self.in_tx = False
+        self.holding = False   # inside the clock's read region (see Clock)
+        self.clock_version = -1
+        self.orders = {}       # order_id -> [state, is_custom, amount, refunded]
+        self.by_state = {}     # order state -> [order_id]
+        self.cases = {}        # aftersale_id -> [order_id, state]
+        self.case_by_state = {}
+        self.bundles = []      # (order_id, bundle_id, submitted)
+        self.products = []     # (product_id, price, is_custom)
+        self.shops, self.cats = [], []
+        self.max_order = self.max_case = 1
+        self.huge_items = None
+        self.reconnect()
+
+    # -- connection ---------------------------------------------------------
+
+    def reconnect(self):
+        for c in (self.conn, self.aux):
+            try:
+                if c is not None:
+                    c.close()
+            except Exception:
+                pass
+        deadline = time.time() + 60
+        while True:
+            try:
+                self.conn = connect(self.dbname)
+                self.aux = connect(self.dbname)
+                cur = self.conn.cursor()
+                cur.execute("SET statement_timeout = '15s'")
+                cur.execute("SET client_min_messages = error")
+                self.in_tx = False
+                self.clock_version = -1
+                return
+            except psycopg2.OperationalError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def lost(self, exc):
+        self.stats["conn_lost"] += 1
+        print("fuzz: %s lost its connection: %s" % (self.name, shorten(str(exc).strip(), 200)),
+              file=sys.stderr)
+        self.in_tx = False
+        self.leave()
+        time.sleep(0.5)
+        self.reconnect()
+
+    def enter(self):
+        """Enter the clock's read region and bring this session's clock up
+        to the shared one (SET customorder.clock, or RESET in real-time mode)."""
+        clock = self.shared["clock"]
+        if not self.holding:
+            clock.enter()
+            self.holding = True
+        if self.clock_version != clock.version.value:
+            version, real, t = clock.version.value, clock.real.value, clock.time()
+            if real:
+                self.conn.cursor().execute("RESET customorder.clock")
+            else:
+                self.conn.cursor().execute("SET customorder.clock = %s", (t.isoformat(),))
+            self.clock_version = version
+
+    def leave(self):
+        if self.holding and not self.in_tx:
+            self.shared["clock"].leave()
+            self.holding = False
+
+    # -- cache --------------------------------------------------------------
+
+    def refresh(self):
+        cur = self.conn.cursor()
+        cur.execute("""SELECT order_id, state::text, is_custom, amount, refunded_amount
+                       FROM customorder.orders ORDER BY order_id DESC LIMIT 1500""")
+        self.orders, self.by_state = {}, {}
+        for oid, st, cu, amt, ref in cur.fetchall():
+            self.orders[oid] = [st, cu, amt, ref]
+            self.by_state.setdefault(st, []).append(oid)
+            self.max_order = max(self.max_order, oid)
+        cur.execute("""SELECT aftersale_id, order_id, state::text FROM customorder.aftersales
+                       ORDER BY aftersale_id DESC LIMIT 1500""")
+        self.cases, self.case_by_state = {}, {}
+        for cid, oid, st in cur.fetchall():
+            self.cases[cid] = [oid, st]
+            self.case_by_state.setdefault(st, []).append(cid)
+            self.max_case = max(self.max_case, cid)
+        cur.execute("""SELECT order_id, bundle_id, submitted_at IS NOT NULL
+                       FROM customorder.evidence_bundles ORDER BY bundle_id DESC LIMIT 500""")
+        self.bundles = cur.fetchall()
+        cur.execute("SELECT product_id, price, is_custom FROM customorder.products")
+        self.products = cur.fetchall()
+        cur.execute("SELECT shop_id FROM customorder.shops")
+        self.shops = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT category_id FROM customorder.categories")
+        self.cats = [r[0] for r in cur.fetchall()]
+
+    def note_order(self, oid, state):
+        if oid in self.orders and state in ORDER_STATES:
+            old = self.orders[oid][0]
+            if old != state:
+                try:
+                    self.by_state.get(old, []).remove(oid)
+                except ValueError:
+                    pass
+                self.by_state.setdefault(state, []).append(oid)
+                self.orders[oid][0] = state
+
+    def note_case(self, cid, state, oid=None):
+        if cid is None:
+            return
+        if cid not in self.cases:
+            self.cases[cid] = [oid, None]
+        old = self.cases[cid][1]
+        if state in CASE_STATES and old != state:
+            if old is not None:
+                try:
+                    self.case_by_state.get(old, []).remove(cid)
+                except ValueError:
+                    pass
+            self.case_by_state.setdefault(state, []).append(cid)
+            self.cases[cid][1] = state
+
+    # -- argument generators ------------------------------------------------
+
+    def hostile_id(self, other=None):
+        r = self.rng
+        x = r.randrange(14)
+        if x == 0:
+            return Arg(None, "bigint")
+        if x == 1:
+            return Arg("0", "bigint")
+        if x == 2:
+            return Arg("-1", "bigint")
+        if x == 3:
+            return Arg(str(BIG), "bigint")
+        if x == 4:
+            return Arg(str(-BIG - 1), "bigint")
+        if x == 5:
+            return Arg(str(BIG + 1), "bigint", pre=True)
+        if x == 6:
+            return Arg("1e30", "bigint", pre=True)
+        if x == 7:
+            return Arg(r.choice(["12abc", "", " 7 ", "NaN", "\U0001F600"]), "bigint", pre=True)
+        if x in (8, 9):
+            return Arg(str(self.max_order + self.max_case + r.randrange(1, 1000)), "bigint")
+        # an id of the other kind (a case id used as an order id, or the reverse)
+        pool = list(other) if other else []
+        if pool:
+            return Arg(str(r.choice(pool)), "bigint")
+        return Arg(str(r.randrange(1, 100)), "bigint")
+
+    def pick_id(self, rows, index, other, states):
+        """Mostly an id in one of states, else any known id, else a hostile one."""
+        r = self.rng.random()
+        if r < 0.8 and states:
+            pool = [i for st in states for i in index.get(st, ())]
+            if pool:
+                return Arg(str(self.rng.choice(pool)), "bigint")
+        if r < 0.92 and rows:
+            return Arg(str(self.rng.choice(list(rows))), "bigint")
+        return self.hostile_id(other)
+
+    def order_id(self, states=None):
+        return self.pick_id(self.orders, self.by_state, self.cases, states)
+
+    def case_id(self, states=None):
+        return self.pick_id(self.cases, self.case_by_state, self.orders, states)
+
+    def case_order_state(self, arg):
+        try:
+            c = self.cases.get(int(arg.v))
+            return self.orders.get(c[0], [None])[0] if c else None
+        except (TypeError, ValueError):
+            return None
+
+    def product_id(self):
+        if self.rng.random() < 0.9 and self.products:
+            return Arg(str(self.rng.choice(self.products)[0]), "bigint")
+        return self.hostile_id(self.orders)
+
+    def text(self, valid, null_ok=True):
+        r = self.rng.random()
+        if r < 0.85:
+            return Arg(self.rng.choice(valid) if isinstance(valid, list) else valid, "text")
+        if r < 0.9 and null_ok:
+            return Arg(None, "text")
+        if r < 0.98:
+            return Arg(self.rng.choice(ODD_TEXT), "text")
+        return Arg("x" * (1 << 20), "text")
+
+    def amount(self, good):
+        r = self.rng.random()
+        if r < 0.75 and good is not None:
+            return Arg(str(good), "numeric")
+        choices = ["0", "-1", "0.001", "0.005", "1e30", "-1e30", "NaN", "Infinity", "-Infinity",
+                   "9999999999.99", "10000000000", "1e-30", "0.01", "123456789012345678901234567890.123"]
+        if r < 0.8:
+            return Arg(None, "numeric")
+        if r < 0.97:
+            return Arg(self.rng.choice(choices), "numeric", pre=True)
+        return Arg(self.rng.choice(["abc", "", "1,5", "\U0001F4B0"]), "numeric", pre=True)
+
+    def item(self, i, tag, kind=None):
+        r = self.rng
+        kind = kind or ("image" if r.random() < 0.8 else "video")
+        it = {"type": kind, "mime": "image/jpeg" if kind == "image" else "video/mp4",
+              "bytes": r.randrange(1, 10485760 if kind == "image" else 157286400),
+              "uri": "https://ev.example/%s/%d/%d" % (tag, r.randrange(1 << 30), i)}
+        if r.random() < 0.3:
+            it["sha256"] = "%064x" % r.getrandbits(256)
+        return it
+
+    def items(self):
+        """(json text, hostile?) for an items argument."""
+        r = self.rng
+        tag = "%s-%d" % (self.name, r.randrange(1 << 20))
+        x = r.random()
+        if x < 0.55:
+            n_img, n_vid = r.randrange(1, 4), r.randrange(0, 2)
+            items = [self.item(i, tag, "image") for i in range(n_img)]
+            items += [self.item(100 + i, tag, "video") for i in range(n_vid)]
+            r.shuffle(items)
+            return json.dumps(items), False
+        if x < 0.80:
+            # one item broken in one way, or the limits exactly at and over the edge
+            items = [self.item(i, tag) for i in range(r.randrange(1, 4))]
+            it = r.choice(items)
+            m = r.randrange(30)
+            if m == 0:
+                items = [self.item(i, tag, "image") for i in range(10)]
+            elif m == 1:
+                items = [self.item(i, tag, "image") for i in range(11)]
+            elif m == 2:
+                items = [self.item(i, tag, "video") for i in range(3)]
+            elif m == 3:
+                items = [self.item(i, tag, "video") for i in range(4)]
+            elif m == 4:
+                it.update(type="image", mime="image/png", bytes=r.choice([10485760, 10485761]))
+            elif m == 5:
+                it.update(type="video", mime="video/mp4", bytes=r.choice([157286400, 157286401]))
+            elif m == 6:
+                it["bytes"] = r.choice([0, -1, BIG, BIG + 1, 1e30, -1e30, 1.5, "123", None, True, [], {}])
+            elif m == 7:
+                it["uri"] = r.choice(["", "a" * 2048, "a" * 2049, None, 5, " "])
+            elif m == 8:
+                items.append(dict(it))                       # same uri twice
+            elif m == 9:
+                it["sha256"] = "%064x" % 7
+                items.append(dict(self.item(99, tag), sha256="%064x" % 7))
+            elif m == 10:
+                it["sha256"] = r.choice(["abc", "g" * 64, "A" * 64, "0" * 63, "0" * 65, "", None, 1])
+            elif m == 11:
+                it["type"] = r.choice(["IMAGE", "audio", "", None, 1, ["image"], "image "])
+            elif m == 12:
+                it["mime"] = r.choice(["video/mp4" if it["type"] == "image" else "image/png",
+                                       "image", "", None, "imagex/jpeg", "image/", "IMAGE/JPEG", 3])
+            elif m == 13:
+                del it[r.choice(list(it))]
+            elif m == 14:
+                it["extra"] = {"nested": [1, 2, {"x": None}]}
+            elif m == 15:
+                items[items.index(it)] = r.choice([1, "item", None, [], [it], True])
+            elif m == 16:
+                return json.dumps(r.choice([{}, it, "items", 42, None, [], True])), False
+            elif m == 17:
+                it["uri"] = "https://ev.example/" + r.choice(ODD_TEXT) + "/\u200f\U0001F600e\u0301"
+            elif m == 18:
+                it["uri"] = "u" * (1 << 20)                  # a 1 MB uri
+            elif m == 19:
+                items = [self.item(i, tag, "image") for i in range(r.randrange(12, 60))]
+            elif m == 20:
+                it["bytes"] = str(r.randrange(1, 1000))
+            elif m == 21:
+                items = [dict(self.item(i, tag), bytes=10485760 if i < 10 else 1) for i in range(13)]
+            elif m == 22:
+                items = [self.item(i, tag, "video") for i in range(3)] + \
+                        [self.item(10 + i, tag, "image") for i in range(10)]
+            elif m == 23:
+                it["type"] = "video"
+                it["mime"] = "video/quicktime"
+                it["bytes"] = 157286400
+            elif m == 24:
+                it["uri"] = it["uri"].upper()
+                items.append(dict(it, uri=it["uri"].lower()))
+            elif m == 25:
+                it["uri"] = "https://ev.example/dup"
+                items.append(dict(self.item(5, tag), uri="https://ev.example/dup "))
+            elif m == 26:
+                it["bytes"] = 2 ** 31
+            elif m == 27:
+                it["bytes"] = 2 ** 63 - 1
+                items.append(dict(self.item(7, tag), bytes=2 ** 63 - 1))
+            elif m == 28:
+                it["mime"] = "image/jpeg\u0301"
+            else:
+                it["sha256"] = ("%064x" % r.getrandbits(256)).upper()
+            return json.dumps(items), False
+        # text PostgreSQL may refuse (the cast is tried first, separately)
+        m = r.randrange(12)
+        if m == 0:
+            return r.choice(["{bad json", "[{\"type\":", "", "[1,]", "[{'type':'image'}]",
+                             "nul", "[\"\\x\"]", "[] []"]), True
+        if m == 1:
+            d = r.choice([1000, 10000, 100000])
+            return "[" * d + "]" * d, True
+        if m == 2:
+            d = r.choice([500, 5000])
+            it = json.dumps(self.item(0, tag))[:-1]
+            return "[" + it + ", \"deep\": " + "[" * d + "]" * d + "}]", True
+        if m == 3:
+            return '[{"type":"image","mime":"image/jpeg","bytes":1,"uri":"\\ud800"}]', True
+        if m == 4:
+            return '[{"type":"image","mime":"image/jpeg","bytes":1,"uri":"a\\u0000b"}]', True
+        if m == 5:
+            return '[{"type":"image","mime":"image/jpeg","bytes":1,"uri":"\\udc00\\ud800x"}]', True
+        if m == 6:
+            return '[{"type":"image","mime":"image/jpeg","bytes":1e999999,"uri":"x"}]', True
+        if m == 7:
+            return '[{"type":"image","type":"video","mime":"image/jpeg","bytes":1,"uri":"k"}]', True
+        if m == 8:
+            return '[{"type":"image","mime":"image/jpeg","bytes":1,"uri":"\\uD83D\\uDE00\\u202e"}]', True
+        if m in (9, 10):
+            if self.huge_items is None:
+                self.huge_items = json.dumps([{"type": "image", "mime": "image/jpeg", "bytes": 1000 + i,
+                                               "uri": "https://ev.example/huge/%d" % i}
+                                              for i in range(100000)])
+            return self.huge_items, True
+        return None, False
+
+    def items_arg(self):
+        j, hostile = self.items()
+        return Arg(j, "jsonb", pre=hostile)
+
+    def tracking(self):
+        return self.text(["SF%010d" % self.rng.randrange(10 ** 10),
+                          "YT%d" % self.rng.randrange(10 ** 12)])
+
+    def timestamp(self):
+        base = self.shared["clock"].time()
+        r = self.rng.randrange(8)
+        if r == 0:
+            return Arg(None, "timestamptz")
+        if r == 1:
+            return Arg("infinity", "timestamptz")
+        if r == 2:
+            return Arg("1970-01-01 00:00+00", "timestamptz")
+        if r == 3:
+            return Arg("294276-12-31 00:00+00", "timestamptz", pre=True)
+        return Arg((base + datetime.timedelta(hours=self.rng.randrange(-2000, 2000))).isoformat(),
+                   "timestamptz")
+
+    # -- executing ----------------------------------------------------------
+
+    def precheck(self, args):
+        """Cast each hostile argument in a separate statement; the code of
+        PostgreSQL's refusal, or None when every argument converts."""
+        for a in args:
+            if not a.pre:
+                continue
+            try:
+                self.aux.cursor().execute("SELECT %%s::%s IS NULL" % a.t, (a.v,))
+            except psycopg2.OperationalError as e:
+                if e.pgcode is None:
+                    self.lost(e)
+                    return "conn"
+                return e.pgcode
+            except psycopg2.Error as e:
+                return e.pgcode or "client"
+        return None
+
+    def run(self, op, sql, args, kind="button", fetch=True):
+        """Execute one statement; returns (ok, rows).  Records errors."""
+        self.stats["calls"] += 1
+        self.stats["ops"][op] += 1
+        code = self.precheck(args)
+        if code is not None:
+            if code != "conn":
+                self.stats["pre"][code] += 1
+            return False, None
+        cur = self.conn.cursor()
+        try:
+            self.enter()
+            cur.execute(sql, [a.v for a in args])
+            rows = cur.fetchall() if fetch and cur.description else None
+            self.stats["ok"] += 1
+            self.stats["ok_ops"][op] += 1
+            return True, rows
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+            if getattr(e, "pgcode", None) is None or self.conn.closed:
+                self.lost(e)
+                return False, None
+            self.error(op, kind, cur, sql, args, e)
+            return False, None
+        except psycopg2.Error as e:
+            self.error(op, kind, cur, sql, args, e)
+            return False, None
+        finally:
+            self.leave()
+
+    def error(self, op, kind, cur, sql, args, e):
+        code = e.pgcode or "client"
+        self.stats["codes"][code] += 1
+        if code in SPEC_CODES:
+            return
+        if code in TRANSIENT_CODES:
+            self.stats["transient"][code] += 1
+            return
+        if code in TIMEOUT_CODES:
+            self.stats["timeouts"] += 1
+            return
+        constraint = getattr(e.diag, "constraint_name", None) or ""
+        if kind == "raw" and code in RAW_PG_CODES and constraint not in SAFETY_NET_INDEXES:
+            self.stats["raw_pg"][code] += 1
+            return
+        self.stats["unexpected"] += 1
+        msg = e.diag.message_primary or str(e).strip()
+        key = (code, op, re.sub(r"\d+", "N", msg)[:200])
+        ex = self.stats["examples"].get(key)
+        if ex is None:
+            try:
+                stmt = cur.mogrify(sql, [a.v for a in args]).decode("utf-8", "replace")
+            except Exception:
+                stmt = sql
+            self.stats["examples"][key] = {
+                "count": 1, "code": code, "op": op, "stmt": shorten(stmt, 600),
+                "message": shorten(msg, 400),
+                "detail": shorten(e.diag.message_detail or "", 300),
+                "context": shorten(e.diag.context or "", 300),
+                "constraint": constraint, "session": self.name,
+                "clock": self.shared["clock"].time().isoformat()}
+        else:
+            ex["count"] += 1
+
+    def call(self, op, fn, args, cast_result=""):
+        sql = "SELECT customorder.%s(%s)%s" % (fn, ", ".join("%%s::%s" % a.t for a in args),
+                                              cast_result)
+        return self.run(op, sql, args)
+
+    def begin(self):
+        self.enter()
+        self.conn.cursor().execute("BEGIN")
+        self.in_tx = True
+
+    def end(self, commit):
+        try:
+            self.conn.cursor().execute("COMMIT" if commit else "ROLLBACK")
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+            if getattr(e, "pgcode", None) is None:
+                self.lost(e)
+            elif e.pgcode in TRANSIENT_CODES:
+                self.stats["transient"][e.pgcode] += 1
+            else:
+                raise
+        except psycopg2.Error as e:
+            # a deferred check at COMMIT
+            self.error("COMMIT", "raw", self.conn.cursor(), "COMMIT", [], e)
+        self.in_tx = False
+        self.clock_version = -1     # a SET inside the transaction may be rolled back
+        self.leave()
+
+
+# ---------------------------------------------------------------------------
+# The operations
+# ---------------------------------------------------------------------------
+
+def op_place_order(s):
+    p = s.rng.choice(s.products) if s.products and s.rng.random() < 0.9 else None
+    pid = Arg(str(p[0]), "bigint") if p else s.product_id()
+    buyer = Arg(str(s.rng.randrange(1, 60)), "bigint") if s.rng.random() < 0.9 else s.hostile_id()
+    ok, rows = s.call("place_order", "place_order", [pid, buyer, s.amount(p[1] if p else "10.00")])
+    if ok and rows and rows[0][0] is not None:
+        oid = rows[0][0]
+        s.orders[oid] = ["paid", p[2] if p else None, p[1] if p else None, 0]
+        s.by_state.setdefault("paid", []).append(oid)
+        s.max_order = max(s.max_order, oid)
+
+
+def order_button(fn, states, extra=()):
+    def op(s):
+        oid = s.order_id(states)
+        ok, rows = s.call(fn, fn, [oid] + [g(s) for g in extra])
+        if ok and rows and oid.v is not None:
+            s.note_order(int(oid.v), rows[0][0])
+    op.wants = ("order", states)
+    return op
+
+
+def case_button(fn, states, extra=()):
+    def op(s):
+        cid = s.case_id(states)
+        ok, rows = s.call(fn, fn, [cid] + [g(s, cid) for g in extra])
+        if ok and rows and cid.v is not None:
+            s.note_case(int(cid.v), rows[0][0])
+    op.wants = ("case", states)
+    return op
+
+
+def pick_op(s, fns, weights):
+    """A weighted random operation; one made for states no cached order or
+    case is in is mostly picked again, so that calls follow the machines."""
+    for _ in range(4):
+        fn = s.rng.choices(fns, weights)[0]
+        wants = getattr(fn, "wants", None)
+        if wants is None or s.rng.random() < 0.25:
+            return fn
+        index = s.by_state if wants[0] == "order" else s.case_by_state
+        if any(index.get(st) for st in wants[1]):
+            return fn
+    return fn
+
+
+def op_view_custom_evidence(s):
+    s.run("view_custom_evidence", "SELECT * FROM customorder.view_custom_evidence(%s::bigint)",
+          [s.order_id(["in_production", "shipped", "signed", "evidence_review", "awaiting_evidence"])])
+
+
+def op_review_evidence(s):
+    approve = Arg(s.rng.choice([True, True, False, None]), "boolean")
+    note = s.text(["ok", "blurry photos", "\u4e0d\u6e05\u6670"])
+    oid = s.order_id(["evidence_review"])
+    ok, rows = s.call("review_evidence", "review_evidence", [oid, approve, note])
+    if ok and rows and oid.v is not None:
+        s.note_order(int(oid.v), rows[0][0])
+
+
+op_review_evidence.wants = ("order", ["evidence_review"])
+
+
+def op_request_refund(s):
+    oid = s.order_id(["paid", "awaiting_evidence", "evidence_review", "in_production",
+                      "shipped", "signed"])
+    st = s.orders.get(int(oid.v), [None])[0] if oid.v and oid.v.lstrip("-").isdigit() else None
+    before_shipment = st in ("paid", "awaiting_evidence", "evidence_review", "in_production")
+    if s.rng.random() < 0.9:
+        kind = s.text(["refund_only"] if before_shipment else KINDS)
+    else:
+        kind = s.text(KINDS + ["exchange", "REFUND_ONLY"])
+    reason = s.text(REASONS if s.rng.random() < 0.95 else REASONS + ["bored", "No_Reason"])
+    ok, rows = s.call("request_refund", "request_refund", [oid, kind, reason])
+    if ok and rows and rows[0][0] is not None:
+        s.note_case(rows[0][0], "requested", int(oid.v))
+        s.max_case = max(s.max_case, rows[0][0])
+
+
+def comm_reason(s, cid):
+    st = s.case_order_state(cid)
+    r = s.rng.random()
+    if st in ("shipped", "signed") and r < 0.85:
+        return Arg(s.rng.choice(COMM_REASONS), "text")
+    if st not in ("shipped", "signed") and r < 0.85:
+        return Arg(None, "text")
+    return s.text(COMM_REASONS + ["not_shipped", "IN_TRANSIT"])
+
+
+def reject_reason(s, cid):
+    st = s.case_order_state(cid)
+    r = s.rng.random()
+    if st == "shipped" and r < 0.8:
+        return Arg("in_transit", "text")
+    if st == "signed" and r < 0.8:
+        return Arg("signed_no_reason", "text")
+    if st not in ("shipped", "signed") and r < 0.8:
+        return Arg(None, "text")
+    return s.text(REJECT_REASONS + ["no_reason", "quality"])
+
+
+def refund_amount(s, cid):
+    c = s.cases.get(int(cid.v)) if cid.v and cid.v.lstrip("-").isdigit() else None
+    o = s.orders.get(c[0]) if c else None
+    good = None
+    if o and o[2] is not None:
+        left = o[2] - (o[3] or 0)
+        good = s.rng.choice([left, (left / 2).quantize(decimal.Decimal("0.01")), "0.01", left + 1])
+    return s.amount(good)
+
+
+def op_query(fn, idgen):
+    def op(s):
+        s.run(fn, "SELECT * FROM customorder.%s(%%s::bigint)" % fn, [idgen(s)])
+    return op
+
+
+def op_transitions(s):
+    s.run("transitions", "SELECT * FROM customorder.transitions()", [])
+
+
+def op_approve(s):
+    shop = Arg(str(s.rng.choice(s.shops)), "bigint") if s.shops and s.rng.random() < 0.8 else s.hostile_id()
+    cat = Arg(str(s.rng.choice(s.cats)), "bigint") if s.cats and s.rng.random() < 0.8 else s.hostile_id()
+    s.call("approve_custom_category", "approve_custom_category", [shop, cat], "::text")
+
+
+# -- raw DML ----------------------------------------------------------------
+
+def raw(s, op, sql, args):
+    return s.run(op, sql, args, kind="raw")
+
+
+def op_raw_order_state(s):
+    st = s.rng.choice(ORDER_STATES)
+    a = Arg(st, "customorder.order_state") if s.rng.random() < 0.97 else \
+        Arg(s.rng.choice(["bogus", "", "PAID"]), "customorder.order_state", pre=True)
+    raw(s, "raw_order_state", "UPDATE customorder.orders SET state = %s::customorder.order_state "
+        "WHERE order_id = %s::bigint", [a, s.order_id(ORDER_STATES)])
+
+
+def op_raw_order_column(s):
+    r = s.rng
+    col, val = r.choice([
+        ("tracking_no", lambda: s.tracking()),
+        ("refunded_amount", lambda: s.amount(r.choice(["0", "1.00", "99999.99"]))),
+        ("amount", lambda: s.amount("1.00")),
+        ("paid_at", s.timestamp), ("custom_started_at", s.timestamp),
+        ("shipped_at", s.timestamp), ("signed_at", s.timestamp), ("ship_by", s.timestamp),
+        ("closed_at", s.timestamp),
+        ("is_custom", lambda: Arg(r.choice([True, False, None]), "boolean")),
+        ("evidence_bundle_id", lambda: s.hostile_id(s.orders)),
+        ("open_aftersale_id", lambda: s.case_id(OPEN_CASE)),
+        ("buyer_id", lambda: s.hostile_id()),
+        ("shop_id", lambda: Arg(str(r.choice(s.shops or [1])), "bigint")),
+        ("product_id", lambda: s.product_id()),
+        ("start_lock", lambda: Arg(r.choice(["0", "-1 hour", "100 years", None]), "interval")),
+        ("high_score_threshold", lambda: Arg(r.choice(["0", "9.99", None]), "numeric")),
+        ("evidence_review", lambda: Arg(r.choice([True, False, None]), "boolean")),
+    ])
+    v = val()
+    if col in ("refunded_amount", "amount", "high_score_threshold"):
+        v = Arg(v.v, "numeric(12,2)" if col != "high_score_threshold" else "numeric(3,2)", pre=True)
+    raw(s, "raw_order_" + col, "UPDATE customorder.orders SET %s = %%s::%s WHERE order_id = %%s::bigint"
+        % (col, v.t), [v, s.order_id(ORDER_STATES)])
+
+
+def op_raw_order_insert(s):
+    r = s.rng
+    p = r.choice(s.products) if s.products else (1, "1.00", False)
+    cols, args = ["product_id", "buyer_id", "amount"], [
+        Arg(str(p[0]), "bigint"), Arg(str(r.randrange(1, 60)), "bigint"),
+        Arg(str(p[1]), "numeric(12,2)")]
+    for col, gen in (("state", lambda: Arg(r.choice(ORDER_STATES), "customorder.order_state")),
+                     ("paid_at", s.timestamp), ("is_custom", lambda: Arg(r.choice([True, False]), "boolean")),
+                     ("custom_started_at", s.timestamp), ("refunded_amount", lambda: Arg("1.00", "numeric(12,2)")),
+                     ("shop_id", lambda: Arg(str(r.choice(s.shops or [1])), "bigint"))):
+        if r.random() < 0.15:
+            cols.append(col)
+            args.append(gen())
+    raw(s, "raw_order_insert", "INSERT INTO customorder.orders (%s) VALUES (%s)"
+        % (", ".join(cols), ", ".join("%%s::%s" % a.t for a in args)), args)
+
+
+def op_raw_order_delete(s):
+    raw(s, "raw_order_delete", "DELETE FROM customorder.orders WHERE order_id = %s::bigint",
+        [s.order_id(ORDER_STATES)])
+
+
+def op_raw_product(s):
+    r = s.rng
+    if r.random() < 0.5 or not s.products:
+        args = [Arg(str(r.choice(s.shops or [1])), "bigint"), Arg(str(r.choice(s.cats or [1])), "bigint"),
+                s.text(["fuzz product"], null_ok=False), Arg(r.choice(["1.00", "5000.00"]), "numeric(12,2)"),
+                Arg(r.choice([True, True, False, None]), "boolean"),
+                Arg(r.choice(["48 hours", "7 days", "15 days", "3 days", "0", None, "-7 days"]), "interval")]
+        ok, _ = raw(s, "raw_product_insert", "INSERT INTO customorder.products "
+                    "(shop_id, category_id, title, price, is_custom, promised_ship) VALUES "
+                    "(%s::bigint, %s::bigint, %s::text, %s::numeric(12,2), %s::boolean, %s::interval)", args)
+    else:
+        col, v = r.choice([("is_custom", Arg(r.choice([True, False]), "boolean")),
+                           ("promised_ship", Arg(r.choice(["7 days", "1 day", None]), "interval")),
+                           ("category_id", Arg(str(r.choice(s.cats or [1])), "bigint")),
+                           ("shop_id", Arg(str(r.choice(s.shops or [1])), "bigint"))])
+        raw(s, "raw_product_update", "UPDATE customorder.products SET %s = %%s::%s WHERE product_id = %%s::bigint"
+            % (col, v.t), [v, s.product_id()])
+
+
+def bundle_ref(s):
+    if s.bundles and s.rng.random() < 0.85:
+        o, b, _ = s.rng.choice(s.bundles)
+        return Arg(str(o), "bigint"), Arg(str(b), "bigint")
+    return s.order_id(ORDER_STATES), s.hostile_id()
+
+
+def op_raw_bundle_insert(s):
+    r = s.rng
+    args = [s.order_id(["awaiting_evidence", "in_production", "shipped", "signed"]),
+            Arg(r.choice(PURPOSES + ["bogus"]), "text")]
+    cols = ["order_id", "purpose"]
+    for col, gen in (("aftersale_id", lambda: s.case_id(OPEN_CASE)), ("submitted_at", s.timestamp),
+                     ("image_count", lambda: Arg(r.choice(["-5", "0", "11"]), "integer")),
+                     ("review_state", lambda: Arg(r.choice(["pending", "approved", "rejected"]), "text"))):
+        if r.random() < 0.2:
+            cols.append(col)
+            args.append(gen())
+    n = r.randrange(0, 13)
+    if n == 0:
+        raw(s, "raw_bundle_insert", "INSERT INTO customorder.evidence_bundles (%s) VALUES (%s)"
+            % (", ".join(cols), ", ".join("%%s::%s" % a.t for a in args)), args)
+        return
+    kind = r.choice(["image", "image", "video"])
+    args += [Arg(kind, "text"), Arg("%s/x" % kind if r.random() < 0.9 else "text/plain", "text"),
+             Arg(str(r.choice([1000, 10485760, 10485761, 157286400, 157286401])), "bigint"),
+             Arg("https://raw.example/%s/%d/" % (s.name, r.randrange(1 << 30)), "text"),
+             Arg(str(n), "integer")]
+    raw(s, "raw_bundle_with_items",
+        "WITH b AS (INSERT INTO customorder.evidence_bundles (%s) VALUES (%s) RETURNING order_id, bundle_id) "
+        "INSERT INTO customorder.evidence_items (order_id, bundle_id, type, mime, bytes, uri) "
+        "SELECT order_id, bundle_id, %%s::text, %%s::text, %%s::bigint, %%s::text || g "
+        "FROM b, generate_series(1, %%s::integer) g"
+        % (", ".join(cols), ", ".join("%%s::%s" % a.t for a in args[:len(cols)])), args)
+
+
+def op_raw_item_insert(s):
+    r = s.rng
+    o, b = bundle_ref(s)
+    if r.random() < 0.5:
+        # a plausible item
+        args = [o, b, Arg("image", "text"), Arg("image/png", "text"), Arg(str(r.randrange(1, 10485761)), "bigint"),
+                Arg("https://raw.example/ok/%s/%d" % (s.name, r.randrange(1 << 40)), "text")]
+        raw(s, "raw_item_insert_ok", "INSERT INTO customorder.evidence_items (order_id, bundle_id, type, mime, "
+            "bytes, uri) VALUES (%s::bigint, %s::bigint, %s::text, %s::text, %s::bigint, %s::text)", args)
+        return
+    kind = r.choice(["image", "video", "audio", None])
+    args = [o, b, Arg(kind, "text"),
+            Arg(r.choice(["image/png", "video/mp4", "image/", "", None]), "text"),
+            Arg(str(r.choice([1, 1000, 10485760, 10485761, 157286401, 0, -1, BIG])), "bigint"),
+            Arg(r.choice(["https://raw.example/i/%d" % r.randrange(1 << 30), "https://raw.example/dup",
+                          "", "z" * 2049, "\U0001F600\u200f"]), "text"),
+            Arg(r.choice([None, None, "%064x" % r.getrandbits(256), "%064x" % 9, "nothex"]), "text")]
+    cols = "order_id, bundle_id, type, mime, bytes, uri, sha256"
+    if r.random() < 0.2:
+        cols += ", item_no"
+        args.append(Arg(str(r.choice([1, 2, 11, 0, -1, 2147483647])), "integer"))
+    raw(s, "raw_item_insert", "INSERT INTO customorder.evidence_items (%s) VALUES (%s)"
+        % (cols, ", ".join("%%s::%s" % a.t for a in args)), args)
+
+
+def op_raw_item_change(s):
+    o, b = bundle_ref(s)
+    if s.rng.random() < 0.5:
+        col, v = s.rng.choice([("bytes", Arg("1", "bigint")), ("uri", Arg("https://raw.example/changed", "text")),
+                               ("type", Arg("video", "text")), ("bundle_id", s.hostile_id()),
+                               ("item_no", Arg("99", "integer"))])
+        raw(s, "raw_item_update", "UPDATE customorder.evidence_items SET %s = %%s::%s "
+            "WHERE order_id = %%s::bigint AND bundle_id = %%s::bigint" % (col, v.t), [v, o, b])
+    else:
+        raw(s, "raw_item_delete", "DELETE FROM customorder.evidence_items "
+            "WHERE order_id = %s::bigint AND bundle_id = %s::bigint", [o, b])
+
+
+def op_raw_bundle_change(s):
+    o, b = bundle_ref(s)
+    if s.rng.random() < 0.6:
+        col, v = s.rng.choice([("submitted_at", s.timestamp()), ("image_count", Arg("0", "integer")),
+                               ("video_count", Arg("-1", "integer")),
+                               ("review_state", Arg(s.rng.choice(["approved", "rejected", "pending", None]), "text")),
+                               ("purpose", Arg(s.rng.choice(PURPOSES), "text")),
+                               ("aftersale_id", s.case_id(OPEN_CASE)), ("order_id", s.order_id(ORDER_STATES))])
+        raw(s, "raw_bundle_update", "UPDATE customorder.evidence_bundles SET %s = %%s::%s "
+            "WHERE order_id = %%s::bigint AND bundle_id = %%s::bigint" % (col, v.t), [v, o, b])
+    else:
+        raw(s, "raw_bundle_delete", "DELETE FROM customorder.evidence_bundles "
+            "WHERE order_id = %s::bigint AND bundle_id = %s::bigint", [o, b])
+
+
+def op_raw_case_insert(s):
+    r = s.rng
+    args = [s.order_id(["in_production", "shipped", "signed", "paid"]),
+            s.text(KINDS, null_ok=True), s.text(REASONS, null_ok=True),
+            Arg(r.choice(CASE_STATES + ["requested"] * 4), "customorder.aftersale_state"),
+            s.timestamp() if r.random() < 0.3 else Arg(s.shared["clock"].time().isoformat(), "timestamptz"),
+            Arg(r.choice([None, None, "1.00", "0.01", "99999.99"]), "numeric(12,2)")]
+    raw(s, "raw_case_insert", "INSERT INTO customorder.aftersales "
+        "(order_id, kind, reason, state, requested_at, refund_amount) VALUES "
+        "(%s::bigint, %s::text, %s::text, %s::customorder.aftersale_state, %s::timestamptz, %s::numeric(12,2))",
+        args)
+
+
+def op_raw_case_change(s):
+    r = s.rng
+    cid = s.case_id(OPEN_CASE + ["rejected", "refunded"])
+    x = r.random()
+    if x < 0.85:
+        col, v = r.choice([
+            ("state", Arg(r.choice(CASE_STATES), "customorder.aftersale_state")),
+            ("state", Arg(r.choice(CASE_STATES), "customorder.aftersale_state")),
+            ("refund_amount", Arg(r.choice(["1.00", "0.01", "99999.99", None]), "numeric(12,2)")),
+            ("proposed_amount", Arg(r.choice(["1.00", "99999.99", None]), "numeric(12,2)")),
+            ("comm_reason", s.text(COMM_REASONS)), ("reject_reason", s.text(REJECT_REASONS)),
+            ("communicated_at", s.timestamp()), ("proof_bundle_id", s.hostile_id()),
+            ("reason", s.text(REASONS)), ("kind", s.text(KINDS)), ("order_id", s.order_id(ORDER_STATES))])
+        raw(s, "raw_case_" + col, "UPDATE customorder.aftersales SET %s = %%s::%s WHERE aftersale_id = %%s::bigint"
+            % (col, v.t), [v, cid])
+    else:
+        raw(s, "raw_case_delete", "DELETE FROM customorder.aftersales WHERE aftersale_id = %s::bigint", [cid])
+
+
+def op_raw_config(s):
+    r = s.rng
+    if r.random() < 0.5 and s.shops:
+        raw(s, "raw_shop_score", "UPDATE customorder.shops SET service_score = %s::numeric(3,2) "
+            "WHERE shop_id = %s::bigint",
+            [Arg(r.choice(["4.80", "4.79", "4.81", "0", "5.00", None]), "numeric(3,2)"),
+             Arg(str(r.choice(s.shops)), "bigint")])
+    elif s.cats:
+        col, v = r.choice([("start_lock", Arg(r.choice(["0", "1 hour", "2 days"]), "interval")),
+                           ("evidence_review", Arg(r.choice([True, False]), "boolean")),
+                           ("high_score_threshold", Arg(r.choice(["4.80", "4.50", "5.00"]), "numeric(3,2)")),
+                           ("ship_promise_options", Arg("{48 hours,7 days}", "interval[]"))])
+        raw(s, "raw_category_" + col, "UPDATE customorder.categories SET %s = %%s::%s WHERE category_id = %%s::bigint"
+            % (col, v.t), [v, Arg(str(r.choice(s.cats)), "bigint")])
+
+
+def op_raw_truncate(s):
+    # TRUNCATE takes an exclusive lock: bounded by lock_timeout (55P03 is transient)
+    if s.in_tx:
+        return
+    s.begin()
+    s.conn.cursor().execute("SET LOCAL lock_timeout = '200ms'")
+    raw(s, "raw_truncate", "TRUNCATE %s" % s.rng.choice(
+        ["customorder.evidence_items", "customorder.evidence_items, customorder.evidence_bundles",
+         "customorder.evidence_bundles CASCADE"]), [])
+    s.end(False)
+
+
+# -- clock ------------------------------------------------------------------
+
+def op_clock(s):
+    r = s.rng
+    x = r.random()
+    if x < 0.04:
+        s.run("clock_bad", "SET customorder.clock = %s", [Arg(r.choice(
+            ["not a time", "infinity", "-infinity", "2030-02-30", "epoch", "allballs",
+             "10000000-01-01"]), "text")], kind="clock", fetch=False)
+        return
+    if s.in_tx:
+        # time moves between transactions only (see Clock)
+        s.run("clock_read", "SELECT customorder.now()", [], kind="clock")
+        return
+    if x < 0.08:
+        # an ordinary role may not move time: 42501
+        s.begin()
+        s.conn.cursor().execute("SET LOCAL ROLE customorder_fuzz_nopriv")
+        s.run("clock_unprivileged", "SET customorder.clock = %s",
+              [Arg(s.shared["clock"].time().isoformat(), "text")], kind="clock", fetch=False)
+        s.end(False)
+        return
+    if x < 0.10:
+        moved = s.shared["clock"].move(None)        # RESET, when real time is ahead
+        name = "clock_reset"
+    else:
+        step = r.choice([(60, 60)] * 6 + [(3600, 24)] * 3 + [(86400, 8)])
+        step = step[0] * r.randrange(1, step[1])
+        moved = s.shared["clock"].move(step)
+        name = "clock_forward"
+    # the SET (or RESET) itself is made by run() on entering the read region
+    s.run(name if moved else "clock_read", "SELECT customorder.now()", [], kind="clock")
+
+
+def OPS():
+    any_order = lambda s: s.order_id(ORDER_STATES)
+    return [
+        # (weight, name, function)
+        (10, op_place_order),
+        (8, order_button("start_customization", ["paid"])),
+        (7, order_button("submit_custom_evidence", ["awaiting_evidence"], [lambda s: s.items_arg()])),
+        (3, op_view_custom_evidence),
+        (4, op_review_evidence),
+        (7, order_button("ship", ["in_production", "paid"], [lambda s: s.tracking()])),
+        (6, order_button("mark_signed", ["shipped"])),
+        (8, op_request_refund),
+        (2, case_button("withdraw_refund", OPEN_CASE)),
+        (3, case_button("agree_refund", OPEN_CASE)),
+        (5, case_button("insist_reject", ["requested"])),
+        (6, case_button("communicate", ["rejecting", "communicating"], [comm_reason])),
+        (5, case_button("continue_reject", ["communicating"], [reject_reason, lambda s, c: s.items_arg()])),
+        (3, case_button("insist_ship", ["communicating", "rejecting"], [lambda s, c: s.tracking()])),
+        (4, case_button("propose_refund_amount", ["negotiating"], [refund_amount])),
+        (3, case_button("accept_refund_amount", ["negotiating"])),
+        (2, case_button("decline_refund_amount", ["negotiating"])),
+        (4, case_button("supplement_evidence", ["awaiting_buyer_evidence"], [lambda s, c: s.items_arg()])),
+        (3, op_query("refund_eligibility", any_order)),
+        (3, op_query("order_buttons", any_order)),
+        (1, op_query("product_badges", lambda s: s.product_id())),
+        (0.3, op_transitions),
+        (0.5, op_approve),
+        (4, op_raw_order_state),
+        (3, op_raw_order_column),
+        (1, op_raw_order_insert),
+        (0.5, op_raw_order_delete),
+        (1, op_raw_product),
+        (2, op_raw_bundle_insert),
+        (2, op_raw_item_insert),
+        (1.5, op_raw_item_change),
+        (1.5, op_raw_bundle_change),
+        (1.5, op_raw_case_insert),
+        (3, op_raw_case_change),
+        (0.5, op_raw_config),
+        (0.05, op_raw_truncate),
+        (4, op_clock),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Workers
+# ---------------------------------------------------------------------------
+
+def worker(idx, args, shared, queue):
+    stats = new_stats()
+    name = "w%d" % idx
+    try:
+        rng = random.Random("%d:%d" % (args.seed, idx))
+        s = Session(args.db, rng, stats, shared, name)
+        ops = OPS()
+        weights = [w for w, _ in ops]
+        fns = [f for _, f in ops]
+        quota = shared["quota"][idx]
+        deadline = shared["deadline"]
+        made = 0
+        since_refresh = 999
+        while (quota is None or made < quota) and (deadline is None or time.time() < deadline):
+            if since_refresh > 30:
+                try:
+                    s.refresh()
+                except psycopg2.OperationalError as e:
+                    if e.pgcode is None:
+                        s.lost(e)
+                        continue
+                    raise
+                except psycopg2.Error:
+                    pass
+                since_refresh = 0
+            try:
+                if rng.random() < 0.06:
+                    # 2-5 calls in one transaction, then COMMIT or ROLLBACK
+                    s.begin()
+                    stats["tx_multi"] += 1
+                    n = rng.randrange(2, 6)
+                    for _ in range(n):
+                        before = stats["ok"]
+                        pick_op(s, fns, weights)(s)
+                        made += 1
+                        if s.conn.closed or not s.in_tx:
+                            break
+                        if stats["ok"] == before:   # the transaction is aborted
+                            break
+                    if s.in_tx:
+                        commit = rng.random() < 0.6 and s.conn.get_transaction_status() == \
+                            psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+                        if not commit:
+                            stats["tx_rolled_back"] += 1
+                        s.end(commit)
+                else:
+                    pick_op(s, fns, weights)(s)
+                    made += 1
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                if s.conn.closed or getattr(e, "pgcode", None) is None:
+                    s.lost(e)
+                else:
+                    raise
+            since_refresh += 1
+    except Exception:
+        stats["worker_error"] = "%s: %s" % (name, traceback.format_exc())
+    queue.put(stats)
+
+
+# ---------------------------------------------------------------------------
+# Set-up, server log, verify(), report
+# ---------------------------------------------------------------------------
+
+def setup(args):
+    admin = connect(os.environ.get("PGDATABASE") or "postgres")
+    cur = admin.cursor()
+    cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % args.db)
+    cur.execute("CREATE DATABASE %s" % args.db)
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = 'customorder_fuzz_nopriv'")
+    if not cur.fetchall():
+        try:
+            cur.execute("CREATE ROLE customorder_fuzz_nopriv NOLOGIN")
+        except psycopg2.errors.DuplicateObject:
+            pass
+    admin.close()
+
+    conn = connect(args.db)
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION customorder")
+    cur.execute("GRANT USAGE ON SCHEMA customorder TO customorder_fuzz_nopriv")
+    # the clock starts years in the past, so that RESET (real time) moves it forward
+    cur.execute("SELECT date_trunc('second', now()) - interval '10 years'")
+    base = cur.fetchone()[0]
+    cur.execute("SET customorder.clock = %s", (base.isoformat(),))
+    cur.execute("""
+        INSERT INTO customorder.categories (name, custom_enabled, start_lock, evidence_review,
+                                            high_score_threshold, ship_promise_options) VALUES
+          ('whole-house', true, '1 hour', false, 4.80, '{48 hours,7 days,15 days}'),
+          ('glasses', true, '2 hours', false, 4.80, '{48 hours,7 days}'),
+          ('tailoring', true, '1 hour', true, 4.80, '{7 days,15 days}'),
+          ('instant', true, '0', true, 4.80, '{48 hours}'),
+          ('slow-lock', true, '3 days', false, 4.50, '{15 days}'),
+          ('kitchenware', false, '1 hour', false, 4.80, '{48 hours,7 days,15 days}')""")
+    cur.execute("""
+        INSERT INTO customorder.shops (name, service_score) VALUES
+          ('high', 4.95), ('edge', 4.80), ('low', 4.79), ('unscored', NULL),
+          ('zero', 0.00), ('top', 5.00), ('just-above', 4.81)""")
+    cur.execute("SELECT shop_id, name FROM customorder.shops")
+    shops = dict((n, i) for i, n in cur.fetchall())
+    cur.execute("SELECT category_id, name, custom_enabled, ship_promise_options::text[] "
+                "FROM customorder.categories")
+    cats = {n: (i, ce, opts) for i, n, ce, opts in cur.fetchall()}
+    products = []
+    for sn, sid in sorted(shops.items()):
+        for cn, (cid, ce, opts) in sorted(cats.items()):
+            approved = ce and not (sn == "edge" and cn == "glasses") and not (sn == "zero" and cn == "slow-lock")
+            if approved:
+                cur.execute("SELECT customorder.approve_custom_category(%s, %s)", (sid, cid))
+            if approved:
+                cur.execute("INSERT INTO customorder.products (shop_id, category_id, title, price, is_custom,"
+                            " promised_ship) VALUES (%s, %s, %s, %s, true, %s::interval) RETURNING product_id",
+                            (sid, cid, "custom %s %s" % (sn, cn), "%d.00" % (100 + 37 * sid + cid), opts[-1]))
+                products.append(cur.fetchone()[0])
+            cur.execute("INSERT INTO customorder.products (shop_id, category_id, title, price) "
+                        "VALUES (%s, %s, %s, 59.90) RETURNING product_id", (sid, cid, "plain %s %s" % (sn, cn)))
+            products.append(cur.fetchone()[0])
+    conn.close()
+    return base
+
+
+def seed_orders(args, shared, stats):
+    """Some orders, walked part of the way through the buttons (through the
+    same classified calls as the workers)."""
+    rng = random.Random("%d:seed" % args.seed)
+    s = Session(args.db, rng, stats, shared, "seed")
+    s.refresh()
+    for p in s.products:
+        for _ in range(2):
+            op_place_order(s)
+    s.refresh()
+    shared["clock"].move(3 * 86400)
+    paid = list(s.by_state.get("paid", []))
+    rng.shuffle(paid)
+    for oid in paid[: len(paid) * 2 // 3]:
+        if s.orders[oid][1]:
+            s.call("start_customization", "start_customization", [Arg(str(oid), "bigint")])
+    s.refresh()
+    for oid in list(s.by_state.get("awaiting_evidence", []))[::2]:
+        j = json.dumps([s.item(i, "seed%d" % oid, "image") for i in range(2)])
+        s.call("submit_custom_evidence", "submit_custom_evidence", [Arg(str(oid), "bigint"), Arg(j, "jsonb")])
+    s.refresh()
+    for oid in list(s.by_state.get("evidence_review", []))[::2]:
+        s.call("review_evidence", "review_evidence",
+               [Arg(str(oid), "bigint"), Arg(True, "boolean"), Arg("seed", "text")])
+    s.refresh()
+    for oid in list(s.by_state.get("in_production", []))[::2] + list(s.by_state.get("paid", []))[::3]:
+        if not s.orders[oid][1] or s.orders[oid][0] == "in_production":
+            s.call("ship", "ship", [Arg(str(oid), "bigint"), Arg("SF%d" % oid, "text")])
+    s.refresh()
+    for oid in list(s.by_state.get("shipped", []))[::2]:
+        s.call("mark_signed", "mark_signed", [Arg(str(oid), "bigint")])
+    s.refresh()
+    for st, kind in (("in_production", "refund_only"), ("shipped", "return_refund"),
+                     ("signed", "return_refund"), ("paid", "refund_only")):
+        for oid in list(s.by_state.get(st, []))[::3]:
+            s.call("request_refund", "request_refund", [Arg(str(oid), "bigint"), Arg(kind, "text"),
+                                                         Arg(rng.choice(REASONS), "text")])
+    s.conn.close()
+    s.aux.close()
+
+
+def find_server_log():
+    """(path or None, how it was found)."""
+    if os.environ.get("FUZZ_SERVER_LOG"):
+        return os.environ["FUZZ_SERVER_LOG"], "FUZZ_SERVER_LOG"
+    try:
+        conn = connect(os.environ.get("PGDATABASE") or "postgres")
+        cur = conn.cursor()
+        cur.execute("SELECT pg_catalog.current_setting('data_directory'), pg_catalog.pg_current_logfile(), "
+                    "pg_catalog.current_setting('cluster_name', true)")
+        datadir, logfile, cluster = cur.fetchone()
+        conn.close()
+    except psycopg2.Error:
+        return None, "server unreachable"
+    if logfile:
+        path = logfile if os.path.isabs(logfile) else os.path.join(datadir, logfile)
+        return path, "pg_current_logfile()"
+    candidates = []
+    if cluster and "/" in cluster:
+        ver, name = cluster.split("/", 1)
+        fname = "postgresql-%s-%s.log" % (ver, name)
+        root = os.environ.get("PG_CLUSTER_CONF_ROOT")
+        if root:   # pg_virtualenv: $WORKDIR/postgresql is the config root, $WORKDIR/log the logs
+            candidates.append(os.path.join(os.path.dirname(root), "log", fname))
+            # pg_createcluster -l records a custom log path as the symlink "log"
+            candidates.append(os.path.realpath(os.path.join(root, ver, name, "log")))
+        candidates.append(os.path.realpath(os.path.join("/etc/postgresql", ver, name, "log")))
+        candidates.append(os.path.join("/var/log/postgresql", fname))
+    for c in candidates:
+        if os.path.isfile(c) and os.access(c, os.R_OK):
+            return c, "Debian cluster layout (%s)" % cluster
+    return None, "not found (logging_collector off, no Debian log for cluster %r)" % cluster
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def scan_log(path, start):
+    events, lines = [], []
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        return None, ["cannot read %s: %s" % (path, e)]
+    for line in data.splitlines():
+        if re.search(r"terminated by signal|was terminated|PANIC:", line):
+            events.append(shorten(line, 300))
+        if "Failed process was running" in line:
+            lines.append(shorten(line, 500))
+    return events, lines
+
+
+def final_states(args):
+    conn = connect(args.db)
+    cur = conn.cursor()
+    out = []
+    for table, typ in (("orders", "order"), ("aftersales", "case")):
+        cur.execute("SELECT state::text, count(*) FROM customorder.%s GROUP BY 1 ORDER BY 1" % table)
+        out.append("%s states at the end: %s" % (typ, ", ".join("%s %d" % r for r in cur.fetchall()) or "none"))
+    conn.close()
+    return out
+
+
+def run_verify(args):
+    conn = connect(args.db)
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT invariant, order_id, detail FROM customorder.verify()")
+        rows = cur.fetchall()
+        return rows, None
+    except psycopg2.Error as e:
+        if e.pgcode == "42883":
+            return None, "verify() missing (%s)" % (e.diag.message_primary or "")
+        return None, "verify() failed: %s %s" % (e.pgcode, e.diag.message_primary or str(e))
+    finally:
+        conn.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="fuzz customorder")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--calls", type=int, default=None,
+                    help="total calls (default 20000, unlimited when --seconds is given)")
+    ap.add_argument("--sessions", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    ap.add_argument("--db", default="customorder_fuzz")
+    args = ap.parse_args()
+    if args.calls is None and args.seconds is None:
+        args.calls = 20000
+    if not re.match(r"^[a-z_][a-z0-9_]*$", args.db):
+        sys.exit("fuzz: --db must be a plain lower-case identifier")
+    sessions = max(1, args.sessions)
+
+    logpath, loghow = find_server_log()
+    logstart = log_size(logpath) if logpath else 0
+
+    base = setup(args)
+    shared = {"base": base, "clock": Clock(base), "deadline": None, "quota": [None] * sessions}
+    seed_stats = new_stats()
+    seed_orders(args, shared, seed_stats)
+
+    if args.calls is not None:
+        shared["quota"] = [args.calls // sessions + (1 if i < args.calls % sessions else 0)
+                           for i in range(sessions)]
+    started = time.time()
+    if args.seconds is not None:
+        shared["deadline"] = started + args.seconds
+    queue = mp.Queue()
+    procs = [mp.Process(target=worker, args=(i, args, shared, queue)) for i in range(sessions)]
+    for p in procs:
+        p.start()
+    results = []
+    limit = (args.seconds or 3600) + 120
+    for _ in procs:
+        try:
+            results.append(queue.get(timeout=max(5, started + limit - time.time())))
+        except Exception:
+            break
+    elapsed = time.time() - started
+    for p in procs:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.terminate()
+    hung = len(procs) - len(results)
+
+    total = new_stats()
+    worker_errors = []
+    for r in results:
+        merge_stats(total, r)
+        if "worker_error" in r:
+            worker_errors.append(r["worker_error"])
+    merge_stats(total, seed_stats)
+
+    rows, verify_problem = run_verify(args)
+    violations = rows or []
+
+    if logpath:
+        events, failed = scan_log(logpath, logstart)
+    else:
+        events, failed = None, []
+    if events is None:
+        crashes = total["conn_lost"]
+    else:
+        crashes = max(len(events), 1 if total["conn_lost"] else 0)
+
+    # ---- report ----
+    out = []
+    p = out.append
+    p("fuzz: seed %d, %d sessions, database %s%s" % (args.seed, sessions, args.db,
+                                                     ", %g s budget" % args.seconds if args.seconds else ""))
+    p("calls made: %d (%d by the seeding), %.1f s, %.0f calls/s" % (
+        total["calls"], seed_stats["calls"], elapsed, (total["calls"] - seed_stats["calls"]) / max(elapsed, 1e-9)))
+    p("succeeded: %d; transactions of 2-5 calls: %d (%d rolled back on purpose)" % (
+        total["ok"], total["tx_multi"], total["tx_rolled_back"]))
+    p("calls by operation (succeeded/made): " + ", ".join(
+        "%s %d/%d" % (op, total["ok_ops"][op], n) for op, n in sorted(total["ops"].items())))
+    p("clock: %d moves forward, %d resets to real time, now %s" % (
+        shared["clock"].moves.value, shared["clock"].resets.value,
+        "real time" if shared["clock"].real.value else shared["clock"].time().isoformat()))
+    try:
+        for line in final_states(args):
+            p(line)
+    except psycopg2.Error as e:
+        p("final states: %s" % e)
+    p("errors by SQLSTATE:")
+    for code, n in sorted(total["codes"].items()):
+        tag = ("SPEC 4" if code in SPEC_CODES else "transient" if code in TRANSIENT_CODES
+               else "statement_timeout" if code in TIMEOUT_CODES else "")
+        p("  %-7s %7d  %s" % (code, n, tag))
+    if not total["codes"]:
+        p("  (none)")
+    p("arguments PostgreSQL refused to convert before the call (call not made): " +
+      (", ".join("%s %d" % kv for kv in sorted(total["pre"].items())) or "none"))
+    p("PostgreSQL column constraints on raw DML (not findings): " +
+      (", ".join("%s %d" % kv for kv in sorted(total["raw_pg"].items())) or "none"))
+    p("transient (not findings): " + ", ".join("%s %d" % (c, total["transient"][c])
+                                                for c in sorted(TRANSIENT_CODES)))
+    p("statement timeouts (15 s): %d" % total["timeouts"])
+    p("server log: %s (%s)" % (logpath or "-", loghow))
+    p("connection losses: %d; crash events in the server log: %s" % (
+        total["conn_lost"], "unknown (no log)" if events is None else len(events)))
+    for e in (events or [])[:10]:
+        p("  " + e)
+    for e in failed[:10]:
+        p("  " + e)
+    if hung:
+        p("workers that did not report (hung, terminated): %d" % hung)
+    for w in worker_errors:
+        p("worker failed (fuzzer bug?):\n" + w)
+    if verify_problem:
+        p("verify(): FINDING: " + verify_problem)
+    else:
+        p("verify() violations: %d" % len(violations))
+        for inv, oid, detail in violations[:MAX_EXAMPLES]:
+            p("  %s order %s: %s" % (inv, oid, shorten(detail or "", 300)))
+    exs = sorted(total["examples"].values(), key=lambda e: (-e["count"], e["code"], e["op"]))
+    p("unexpected SQLSTATE: %d errors, %d distinct%s" % (
+        total["unexpected"], len(exs), ", first %d:" % MAX_EXAMPLES if len(exs) > MAX_EXAMPLES else ":" if exs else ""))
+    for e in exs[:MAX_EXAMPLES]:
+        p("  [%s] %s x%d (%s)" % (e["code"], e["op"], e["count"], e["session"]))
+        p("    statement: " + e["stmt"])
+        p("    message:   " + e["message"])
+        if e["detail"]:
+            p("    detail:    " + e["detail"])
+        if e["constraint"]:
+            p("    constraint: " + e["constraint"])
+        if e["context"]:
+            p("    context:   " + e["context"].replace("\n", " | "))
+    n_viol = len(violations) + (1 if verify_problem else 0)
+    unexpected = total["unexpected"] + len(worker_errors) + hung
+    p("fuzz: %d calls, %d crashes, %d violations, %d unexpected errors" % (
+        total["calls"], crashes, n_viol, unexpected))
+    print("\n".join(out))
+    sys.stdout.flush()
+    return 1 if (crashes or n_viol or unexpected) else 0
+
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    sys.exit(main())
