@@ -633,13 +633,26 @@ attmap_fill(Relation rel)
 	attmap_relid = RelationGetRelid(rel);
 }
 
+/*
+ * Deform the whole tuple in one pass (heap_getattr per column would walk
+ * the tuple again after every nullable or variable-width column) and pick
+ * the rule columns.  The values point into the tuple.
+ */
 static void
 row_from_trigger_tuple(HeapTuple tuple, TupleDesc tupdesc, OrderRow *row)
 {
+	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
+	bool	   *isnull = palloc(tupdesc->natts * sizeof(bool));
 	int			i;
 
+	heap_deform_tuple(tuple, tupdesc, values, isnull);
 	for (i = 0; i < OC_COUNT; i++)
-		row->v[i] = heap_getattr(tuple, attmap[i], tupdesc, &row->isnull[i]);
+	{
+		row->v[i] = values[attmap[i] - 1];
+		row->isnull[i] = isnull[attmap[i] - 1];
+	}
+	pfree(values);
+	pfree(isnull);
 	row->state = co_order_state_from_datum(row->v[OC_STATE]);
 }
 
