@@ -148,6 +148,8 @@ SELECT err(format('SELECT decline_refund_amount(%s)', :c_signed));
 SELECT err_full(format('SELECT propose_refund_amount(%s, 0)', :c_signed));
 SELECT err(format('SELECT propose_refund_amount(%s, -5)', :c_signed));
 SELECT err(format('SELECT propose_refund_amount(%s, 0.004)', :c_signed));
+SELECT x AS amount, err(format('SELECT propose_refund_amount(%s, %L)', :c_signed, x))
+FROM (VALUES ('NaN'), ('Infinity')) v(x);
 SELECT err_full(format('SELECT propose_refund_amount(%s, 1000.01)', :c_signed));
 SELECT propose_refund_amount(:c_signed, NULL);
 -- exactly what remains is allowed; a new proposal replaces it

@@ -119,3 +119,8 @@ SHOW customorder.clock;
 RESET ROLE;
 SHOW customorder.clock;
 DROP ROLE regress_customorder_merchant;
+
+-- amounts that are no money: 22023, never a numeric overflow from inside
+SELECT x AS amount, err(format('SELECT place_order(%s, 6001, %s)', prod('wardrobe-low'), x))
+FROM (VALUES ('1e30'), ('''NaN'''), ('''Infinity'''), ('9999999999.995'), ('-0.001')) v(x);
+SELECT err(format('SELECT place_order(%s, 6001, 9999999999.99)', prod('wardrobe-low'))) NOT LIKE '2%' AS largest_amount_fits;

@@ -312,6 +312,7 @@ propose_amount(FunctionCallInfo fcinfo, const CaseRow *old,
 			   const OrderRow *order, CaseRow *proposed)
 {
 	co_require_arg(fcinfo, 1, "propose_refund_amount", "amount");
+	co_check_money(PG_GETARG_DATUM(1), "propose_refund_amount", "amount", false);
 	/* money has two decimals; round before judging */
 	set_col(proposed, CC_PROPOSED_AMOUNT,
 			DirectFunctionCall2(numeric_round, PG_GETARG_DATUM(1),

@@ -273,6 +273,7 @@ co_place_order(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_GETARG_DATUM(2);
+	co_check_money(values[2], "place_order", "amount", true);
 	/* the platform's order service, or the buyer for themself */
 	co_authorize("place_order", CO_WHO_PLATFORM | CO_WHO_BUYER, 0,
 				 PG_GETARG_INT64(1));

@@ -244,6 +244,8 @@ extern void co_raise(CoRefusal *refusal) pg_attribute_noreturn();
 extern CoRefusal *co_refusal(int sqlerrcode, const char *message,
 							 const char *detail, const char *hint);
 extern char *co_text_arg(FunctionCallInfo fcinfo, int argno);
+extern void co_check_money(Datum amount, const char *button,
+						   const char *argname, bool must_fit_column);
 
 /* order.c */
 extern void co_order_fetch(int64 order_id, const char *button, bool lock,

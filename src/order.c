@@ -876,6 +876,7 @@ order_check_insert(Relation rel, HeapTuple newtuple)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("place_order: amount must not be null"),
 				 errhint("Pass the amount paid.")));
+	co_check_money(new.v[OC_AMOUNT], "place_order", "amount", true);
 	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, new.v[OC_AMOUNT],
 										  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) <= 0)
 		ereport(ERROR,

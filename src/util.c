@@ -286,6 +286,37 @@ co_text_arg(FunctionCallInfo fcinfo, int argno)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
+/*
+ * Money arguments: a finite number (22023 for NaN or infinity) and, where it
+ * becomes an amount column, one that fits numeric(12,2).
+ */
+void
+co_check_money(Datum amount, const char *button, const char *argname,
+			   bool must_fit_column)
+{
+	Numeric		num = DatumGetNumeric(amount);
+
+	if (numeric_is_nan(num) || numeric_is_inf(num))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s must be a finite amount", button, argname),
+				 errdetail("%s is %s.", argname, co_numeric_str(amount)),
+				 errhint("Pass an amount of money with at most two decimals.")));
+	if (must_fit_column &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+										  DirectFunctionCall1(numeric_abs,
+															  DirectFunctionCall2(numeric_round, amount,
+																				  Int32GetDatum(2))),
+										  DirectFunctionCall1(int8_numeric,
+															  Int64GetDatum(INT64CONST(10000000000))))) >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s is too large", button, argname),
+				 errdetail("%s is %s; amounts are numeric(12,2), below 10000000000.", argname,
+						   co_numeric_str(amount)),
+				 errhint("Pass the amount actually paid.")));
+}
+
 CoRefusal *
 co_refusal(int sqlerrcode, const char *message, const char *detail,
 		   const char *hint)
