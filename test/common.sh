@@ -8,7 +8,8 @@ CO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$CO_ROOT"
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-CO_PACKAGES=(postgresql-15 postgresql-server-dev-15 make gcc libipc-run-perl)
+CO_PACKAGES=(postgresql-15 postgresql-server-dev-15 make gcc libipc-run-perl
+			 python3-psycopg2)
 
 if ((EUID == 0)); then
 	CO_AS_ROOT=()
@@ -61,4 +62,26 @@ co_build()
 co_install()
 {
 	"${CO_AS_ROOT[@]}" make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+}
+
+# A port no other cluster on this machine listens on (several throwaway
+# clusters may run at once; pg_virtualenv would refuse a taken port)
+co_free_port()
+{
+	local port
+	for ((port = 5432; port < 5632; port++)); do
+		[[ -e /var/run/postgresql/.s.PGSQL.$port || -e /tmp/.s.PGSQL.$port ]] && continue
+		if command -v ss >/dev/null && ss -ltn "sport = :$port" | grep -q LISTEN; then
+			continue
+		fi
+		echo "$port"
+		return 0
+	done
+	echo 5432
+}
+
+# pg_virtualenv on a throwaway PostgreSQL 15 cluster at a free port
+co_virtualenv()
+{
+	pg_virtualenv -v 15 -t -c "-p $(co_free_port)" "$@"
 }
