@@ -208,6 +208,14 @@ CREATE TRIGGER evidence_bundles_guard
     BEFORE INSERT OR UPDATE OR DELETE ON customorder.evidence_bundles
     FOR EACH ROW EXECUTE FUNCTION customorder.bundle_guard();
 
+-- a verdict on a production bundle moves its order (S5)
+CREATE FUNCTION customorder.bundle_verdict() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'co_bundle_verdict_trigger' LANGUAGE C;
+CREATE TRIGGER evidence_bundles_verdict
+    AFTER UPDATE OF review_state ON customorder.evidence_bundles
+    FOR EACH ROW WHEN (OLD.review_state IS NULL AND NEW.review_state IS NOT NULL)
+    EXECUTE FUNCTION customorder.bundle_verdict();
+
 CREATE FUNCTION customorder.item_guard() RETURNS trigger
     AS 'MODULE_PATHNAME', 'co_item_trigger' LANGUAGE C;
 CREATE TRIGGER evidence_items_guard
@@ -406,7 +414,8 @@ BEGIN
         IF pg_catalog.split_part(fn::pg_catalog.text, '(', 1) NOT IN
             ('customorder.order_guard', 'customorder.product_guard',
              'customorder.bundle_guard', 'customorder.item_guard',
-             'customorder.evidence_truncate_guard', 'customorder.aftersale_guard')
+             'customorder.evidence_truncate_guard', 'customorder.aftersale_guard',
+             'customorder.bundle_verdict')
         THEN
             EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', fn);
         END IF;

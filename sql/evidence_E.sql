@@ -200,4 +200,5 @@ SELECT err('UPDATE orders SET state = ''in_production'' WHERE order_id = ' || :o
 UPDATE evidence_bundles SET review_state = 'approved', reviewed_at = '2000-01-01'
 WHERE bundle_id = :b_rev RETURNING review_state, reviewed_at;
 SELECT err('UPDATE evidence_bundles SET review_state = ''rejected'' WHERE bundle_id = ' || :b_rev);
-UPDATE orders SET state = 'in_production' WHERE order_id = :o_rev RETURNING order_id, state;
+-- the verdict itself moved the order: a raw verdict cannot leave it behind
+SELECT order_id, state FROM orders WHERE order_id = :o_rev;

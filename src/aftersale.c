@@ -719,41 +719,23 @@ case_from_trigger_tuple(HeapTuple tuple, TupleDesc tupdesc, CaseRow *row)
 }
 
 /*
- * Fetch a case by id, locking its order first (lock before you judge), then
- * the case row.  A missing case is P0002.
+ * Fetch a case by id and its order, both locked FOR UPDATE when asked.  The
+ * case row is locked first, then the order: the same order a raw UPDATE of
+ * the case takes (the executor locks the case row, then its trigger locks
+ * the order), so a button and a raw update cannot deadlock.  Both are locked
+ * before anything is judged.  A missing case is P0002.
  */
 void
 co_case_fetch(int64 aftersale_id, const char *button, bool lock,
 			  CaseRow *row, OrderRow *order)
 {
-	static SPIPlanPtr plan_order = NULL;
 	static SPIPlanPtr plan_case = NULL;
 	static SPIPlanPtr plan_case_read = NULL;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
-	int64		order_id;
-	bool		isnull;
 	MemoryContext outer = CurrentMemoryContext;
 
 	values[0] = Int64GetDatum(aftersale_id);
-	co_connect();
-	plan_order = co_prepare(&plan_order,
-							"SELECT a.order_id FROM customorder.aftersales a "
-							"WHERE a.aftersale_id OPERATOR(pg_catalog.=) $1",
-							1, argtypes);
-	co_execute(plan_order, values, NULL, true, 1);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
-						button, aftersale_id),
-				 errhint("Check the aftersale_id returned by request_refund().")));
-	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	co_finish();
-
-	co_order_fetch(order_id, button, lock, order);
-
 	co_connect();
 	if (lock ? plan_case == NULL : plan_case_read == NULL)
 	{
@@ -788,6 +770,8 @@ co_case_fetch(int64 aftersale_id, const char *button, bool lock,
 		MemoryContextSwitchTo(spi);
 	}
 	co_finish();
+
+	co_order_fetch(DatumGetInt64(row->v[CC_ORDER_ID]), button, lock, order);
 }
 
 /*

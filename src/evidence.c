@@ -33,6 +33,7 @@ PG_FUNCTION_INFO_V1(co_evidence_truncate_trigger);
 PG_FUNCTION_INFO_V1(co_submit_custom_evidence);
 PG_FUNCTION_INFO_V1(co_view_custom_evidence);
 PG_FUNCTION_INFO_V1(co_review_evidence);
+PG_FUNCTION_INFO_V1(co_bundle_verdict_trigger);
 
 /*
  * The button whose items the item trigger is judging, so that its messages
@@ -340,13 +341,11 @@ static void
 check_verdict(int64 order_id, int64 bundle_id, HeapTuple newtuple,
 			  TupleDesc tupdesc)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
+	OrderRow	order;
 	bool		isnull;
 	char	   *verdict;
-	char	   *state = NULL;
-	bool		names_bundle = false;
+	const char *state;
+	bool		names_bundle;
 
 	verdict = TextDatumGetCString(get_col(newtuple, tupdesc, "review_state", &isnull));
 	if (strcmp(verdict, "approved") != 0 && strcmp(verdict, "rejected") != 0)
@@ -357,32 +356,17 @@ check_verdict(int64 order_id, int64 bundle_id, HeapTuple newtuple,
 						   bundle_id, order_id, verdict),
 				 errhint("Call customorder.review_evidence(order_id, approve, note).")));
 
-	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT o.state::pg_catalog.text, "
-					  "o.evidence_bundle_id IS NOT DISTINCT FROM $2 "
-					  "FROM customorder.orders o "
-					  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
-					  2, argtypes);
-	values[0] = Int64GetDatum(order_id);
-	values[1] = Int64GetDatum(bundle_id);
-	co_execute(plan, values, NULL, false, 1);
-	if (SPI_processed == 1)
-	{
-		char	   *s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		state = SPI_palloc(strlen(s) + 1);
-		strcpy(state, s);
-		names_bundle = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	co_finish();
-	if (state == NULL || strcmp(state, "evidence_review") != 0 || !names_bundle)
+	/* lock the order before judging: a concurrent refund must wait */
+	co_order_fetch(order_id, "review_evidence", true, &order);
+	state = co_order_state_names[order.state];
+	names_bundle = !order.isnull[OC_EVIDENCE_BUNDLE_ID] &&
+		DatumGetInt64(order.v[OC_EVIDENCE_BUNDLE_ID]) == bundle_id;
+	if (order.state != OS_EVIDENCE_REVIEW || !names_bundle)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("review_evidence: only the bundle of an order in evidence_review can be reviewed (rule S5)"),
 				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT "; the order is %s and %s this bundle.",
-						   bundle_id, order_id, state ? state : "missing",
+						   bundle_id, order_id, state,
 						   names_bundle ? "names" : "does not name"),
 				 errhint("Evidence goes to review when submitted in a category that requires it.")));
 }
@@ -949,7 +933,7 @@ co_review_evidence(PG_FUNCTION_ARGS)
 	CoRefusal  *refusal;
 	bool		approve;
 	CoAction	action;
-	OrderState	to;
+	OrderRow	after;
 
 	co_require_arg(fcinfo, 0, button, "order_id");
 	co_require_arg(fcinfo, 1, button, "approve");
@@ -980,7 +964,44 @@ co_review_evidence(PG_FUNCTION_ARGS)
 	co_execute(plan, values, nulls, false, 0);
 	co_finish();
 
+	/* the verdict trigger has moved the order */
+	co_order_fetch(ORD_ID(&old), button, true, &after);
+	PG_RETURN_TEXT_P(cstring_to_text(co_order_state_names[after.state]));
+}
+
+/*
+ * AFTER a production bundle gets its verdict, the order takes it (S5):
+ * approved -> in_production, rejected -> awaiting_evidence.  The order
+ * trigger judges that change like any other.  So a raw verdict cannot leave
+ * an order in evidence_review behind a reviewed bundle.
+ */
+Datum
+co_bundle_verdict_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	HeapTuple	newtuple = trigdata->tg_newtuple;
+	bool		isnull;
+	char	   *verdict;
+	OrderRow	old;
+	OrderRow	proposed;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		elog(ERROR, "co_bundle_verdict_trigger: must be fired after update, for each row");
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+
+	get_col(trigdata->tg_trigtuple, tupdesc, "review_state", &isnull);
+	if (!isnull)
+		return PointerGetDatum(NULL);
+	verdict = TextDatumGetCString(get_col(newtuple, tupdesc, "review_state", &isnull));
+
+	co_order_fetch(DatumGetInt64(get_col(newtuple, tupdesc, "order_id", &isnull)),
+				   "review_evidence", true, &old);
 	proposed = old;
-	to = co_order_apply(&old, action, &proposed);
-	PG_RETURN_TEXT_P(cstring_to_text(co_order_state_names[to]));
+	co_order_apply(&old, strcmp(verdict, "approved") == 0 ?
+				   ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT, &proposed);
+	return PointerGetDatum(NULL);
 }
