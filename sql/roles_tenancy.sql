@@ -274,6 +274,16 @@ SELECT as_actor('regress_co_merchant', :shop_a, NULL, 'SET customorder.clock = '
 SELECT as_actor('regress_co_buyer', NULL, 501, 'SELECT customorder.now()::text') AS buyer_reads_clock;
 SELECT as_actor('regress_co_merchant', NULL, NULL, 'SET customorder.shop_id = ''-3''') AS bad_shop_id;
 
+-- ... also when an ordinary role sets it in a new session before the
+-- library is loaded: the placeholder is dropped with a warning when the
+-- library loads, and the clock keeps the transaction time
+\c -
+SET ROLE regress_co_buyer;
+SET customorder.clock = '2000-01-01 00:00:00+00';
+SELECT customorder.now() = pg_catalog.now() AS clock_not_planted;
+SHOW customorder.clock;
+RESET ROLE;
+
 SELECT count(*) AS violations FROM customorder.verify();
 
 -- clean up the cluster-wide roles
