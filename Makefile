@@ -26,6 +26,11 @@ REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 ISOLATION = evidence_E4 refunds_F7 start_vs_cancel_S2F2 agree_vs_insist_ship_A1 partial_refunds_F7 review_vs_cancel_S5F2
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=customorder
 
+# TAP tests (PostgreSQL::Test::Cluster) in test/t/.  initdb refuses root, so
+# as root run them as postgres from a copy of the tree (test/check does)
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
