@@ -501,15 +501,9 @@ guard_insist_ship(const CaseGuardCtx *ctx)
 						   NULL, "Press communicate() first.");
 	if (ctx->probe)
 		return NULL;
-	if (n->isnull[CC_TRACKING_NO])
-		return case_refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-						   "insist_ship needs a tracking number (rule A1.3)",
-						   NULL, "Pass the carrier's tracking number.");
-	if (VARSIZE_ANY_EXHDR(DatumGetPointer(n->v[CC_TRACKING_NO])) == 0)
-		return case_refuse(ERRCODE_INVALID_PARAMETER_VALUE,
-						   "insist_ship needs a non-empty tracking number (rule A1.3)",
-						   NULL, "Pass the carrier's tracking number.");
-	return NULL;
+	return co_tracking_refusal("insist_ship", " (rule A1.3)",
+							   n->isnull[CC_TRACKING_NO], n->v[CC_TRACKING_NO],
+							   NULL, NULL);
 }
 
 /* A2.2: 0 < amount <= paid - already refunded */

@@ -243,6 +243,10 @@ extern void co_require_arg(FunctionCallInfo fcinfo, int argno,
 extern void co_raise(CoRefusal *refusal) pg_attribute_noreturn();
 extern CoRefusal *co_refusal(int sqlerrcode, const char *message,
 							 const char *detail, const char *hint);
+extern CoRefusal *co_tracking_refusal(const char *button, const char *rule,
+									  bool isnull, Datum tracking_no,
+									  const char *detail_if_missing,
+									  const char *detail_if_empty);
 extern char *co_text_arg(FunctionCallInfo fcinfo, int argno);
 extern void co_check_money(Datum amount, const char *button,
 						   const char *argname, bool must_fit_column);

@@ -299,17 +299,10 @@ check_ship(const OrderGuardCtx *ctx)
 							   ORD_ID(n), DatumGetInt64(n->v[OC_OPEN_AFTERSALE_ID])));
 	if (ctx->probe)
 		return NULL;
-	if (n->isnull[OC_TRACKING_NO])
-		return refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-					  "Pass the carrier's tracking number.",
-					  "ship needs a tracking number",
-					  psprintf("Order " INT64_FORMAT " has no tracking_no.", ORD_ID(n)));
-	if (VARSIZE_ANY_EXHDR(DatumGetPointer(n->v[OC_TRACKING_NO])) == 0)
-		return refuse(ERRCODE_INVALID_PARAMETER_VALUE,
-					  "Pass the carrier's tracking number.",
-					  "ship needs a non-empty tracking number",
-					  psprintf("Order " INT64_FORMAT " has an empty tracking_no.", ORD_ID(n)));
-	return NULL;
+	return co_tracking_refusal("ship", "", n->isnull[OC_TRACKING_NO],
+							   n->v[OC_TRACKING_NO],
+							   psprintf("Order " INT64_FORMAT " has no tracking_no.", ORD_ID(n)),
+							   psprintf("Order " INT64_FORMAT " has an empty tracking_no.", ORD_ID(n)));
 }
 
 static CoRefusal *

@@ -317,6 +317,26 @@ co_check_money(Datum amount, const char *button, const char *argname,
 				 errhint("Pass the amount actually paid.")));
 }
 
+/*
+ * Shipping needs a tracking number: NULL is 22004, empty is 22023.  Shared by
+ * ship (the order's guard) and insist_ship (the case's guard).
+ */
+CoRefusal *
+co_tracking_refusal(const char *button, const char *rule, bool isnull,
+					Datum tracking_no, const char *detail_if_missing,
+					const char *detail_if_empty)
+{
+	if (isnull)
+		return co_refusal(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						  psprintf("%s needs a tracking number%s", button, rule),
+						  detail_if_missing, "Pass the carrier's tracking number.");
+	if (VARSIZE_ANY_EXHDR(DatumGetPointer(tracking_no)) == 0)
+		return co_refusal(ERRCODE_INVALID_PARAMETER_VALUE,
+						  psprintf("%s needs a non-empty tracking number%s", button, rule),
+						  detail_if_empty, "Pass the carrier's tracking number.");
+	return NULL;
+}
+
 CoRefusal *
 co_refusal(int sqlerrcode, const char *message, const char *detail,
 		   const char *hint)
