@@ -398,9 +398,12 @@ SELECT pg_catalog.pg_extension_config_dump('customorder.actors', '');
 CREATE FUNCTION customorder.acts_as(kind text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'co_acts_as' LANGUAGE C STABLE;
 
--- Every function runs with a fixed search_path; the buttons, queries and
--- verify() run as the extension's owner (SECURITY DEFINER) and check the
--- calling role and its customorder.shop_id / buyer_id in C.
+-- The buttons, queries and verify() run as the extension's owner (SECURITY
+-- DEFINER) with a fixed search_path, and check the calling role and its
+-- customorder.shop_id / buyer_id in C.  The trigger functions run as the
+-- writer and take no SET clause: it would cost a GUC save and restore on
+-- every row of a bulk UPDATE, and their SQL names every object, operators
+-- included, with its schema, so the caller's search_path cannot reach them.
 DO $$
 DECLARE
     fn pg_catalog.regprocedure;
@@ -409,16 +412,10 @@ BEGIN
         SELECT p.oid::pg_catalog.regprocedure
         FROM pg_catalog.pg_proc p
         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'customorder'::pg_catalog.regnamespace
+          AND p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.trigger'::pg_catalog.regtype
     LOOP
-        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', fn);
-        IF pg_catalog.split_part(fn::pg_catalog.text, '(', 1) NOT IN
-            ('customorder.order_guard', 'customorder.product_guard',
-             'customorder.bundle_guard', 'customorder.item_guard',
-             'customorder.evidence_truncate_guard', 'customorder.aftersale_guard',
-             'customorder.bundle_verdict')
-        THEN
-            EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', fn);
-        END IF;
+        EXECUTE pg_catalog.format(
+            'ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', fn);
     END LOOP;
 END $$;
 

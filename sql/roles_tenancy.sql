@@ -265,6 +265,12 @@ SELECT as_actor('regress_co_buyer', NULL, 502,
     format('SELECT customorder.request_refund(%s, ''refund_only'', ''quality'')', :o2)) AS right_buyer;
 SELECT as_actor('regress_co_merchant', :shop_b, NULL,
     format('SELECT customorder.ship(%s, ''SF-2'')', :o2)) AS ship_with_open_case;
+-- the triggers judge raw DML under the writer's search_path: still every
+-- name is qualified (shop b is not approved for rt-furniture, L1)
+GRANT USAGE ON SCHEMA regress_co_evil TO regress_co_platform;
+SELECT as_actor('regress_co_platform', NULL, NULL, format($$
+    INSERT INTO customorder.products (shop_id, category_id, title, price, is_custom, promised_ship)
+    VALUES (%s, %s, 'rt-bed', 900, true, '7 days') $$, :shop_b, cat('rt-furniture'))) AS unapproved_label;
 RESET search_path;
 SET search_path = customorder, public;
 
