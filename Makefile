@@ -62,3 +62,9 @@ fuzz:
 .PHONY: memcheck
 memcheck:
 	test/memcheck/run
+
+# The same bulk UPDATE counted in CPU instructions (valgrind callgrind, in a
+# single-user backend): a figure independent of the machine's load
+.PHONY: bench-instructions
+bench-instructions:
+	test/bench/instructions
