@@ -37,12 +37,6 @@ const char *const co_order_col_names[OC_COUNT] = {
  * ----------------------------------------------------------------
  */
 
-static CoRefusal *
-refuse(int code, const char *hint, const char *fmt_msg, const char *detail)
-{
-	return co_refusal(code, fmt_msg, detail, hint);
-}
-
 /* S1/S2: custom order, and the grey window is over */
 static CoRefusal *
 check_start_enabled(const OrderGuardCtx *ctx)
@@ -52,25 +46,25 @@ check_start_enabled(const OrderGuardCtx *ctx)
 	TimestampTz now = co_now();
 
 	if (!ORD_IS_CUSTOM(o))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Ordinary orders are shipped directly with ship().",
-					  "start_customization is only for custom orders (rule S1)",
-					  psprintf("Order " INT64_FORMAT " is not a custom order.",
-							   ORD_ID(o)));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "start_customization is only for custom orders (rule S1)",
+						  psprintf("Order " INT64_FORMAT " is not a custom order.",
+							   ORD_ID(o)),
+						  "Ordinary orders are shipped directly with ship().");
 
 	blue_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													  o->v[OC_PAID_AT],
 													  o->v[OC_START_LOCK]));
 	if (now < blue_at)
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  psprintf("Press Start at or after %s; until then a buyer's cancel is refunded instantly.",
-							   co_timestamptz_str(blue_at)),
-					  "start_customization is not available yet: the Start button is grey (rule S2)",
-					  psprintf("Order " INT64_FORMAT " was paid at %s and its category locks Start for %s, until %s; it is now %s.",
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "start_customization is not available yet: the Start button is grey (rule S2)",
+						  psprintf("Order " INT64_FORMAT " was paid at %s and its category locks Start for %s, until %s; it is now %s.",
 							   ORD_ID(o), co_timestamptz_str(ORD_PAID_AT(o)),
 							   co_interval_str(o->v[OC_START_LOCK]),
 							   co_timestamptz_str(blue_at),
-							   co_timestamptz_str(now)));
+							   co_timestamptz_str(now)),
+						  psprintf("Press Start at or after %s; until then a buyer's cancel is refunded instantly.",
+							   co_timestamptz_str(blue_at)));
 	return NULL;
 }
 
@@ -122,11 +116,11 @@ guard_start_high(const OrderGuardCtx *ctx)
 	if (r)
 		return r;
 	if (!shop_score_is_high(ctx->old, &score))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "A shop below the threshold goes to awaiting_evidence and submits production evidence.",
-					  "start_customization takes effect at once only for a high-score shop (rule S3)",
-					  psprintf("Shop service score %s is below the order's threshold %s.",
-							   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "start_customization takes effect at once only for a high-score shop (rule S3)",
+						  psprintf("Shop service score %s is below the order's threshold %s.",
+							   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])),
+						  "A shop below the threshold goes to awaiting_evidence and submits production evidence.");
 	return NULL;
 }
 
@@ -139,11 +133,11 @@ guard_start_low(const OrderGuardCtx *ctx)
 	if (r)
 		return r;
 	if (shop_score_is_high(ctx->old, &score))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "A high-score shop's Start goes straight to in_production.",
-					  "start_customization needs production evidence only from a shop below the threshold (rule S4)",
-					  psprintf("Shop service score %s is at or above the order's threshold %s.",
-							   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "start_customization needs production evidence only from a shop below the threshold (rule S4)",
+						  psprintf("Shop service score %s is at or above the order's threshold %s.",
+							   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])),
+						  "A high-score shop's Start goes straight to in_production.");
 	return NULL;
 }
 
@@ -208,19 +202,19 @@ check_evidence_qualified(const OrderGuardCtx *ctx)
 		(!ctx->old->isnull[OC_EVIDENCE_BUNDLE_ID] &&
 		 DatumGetInt64(ctx->old->v[OC_EVIDENCE_BUNDLE_ID]) ==
 		 DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID])))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Call customorder.submit_custom_evidence(order_id, items).",
-					  "submit_custom_evidence needs a new production evidence bundle (rule S5)",
-					  psprintf("Order " INT64_FORMAT " names no new evidence bundle.",
-							   ORD_ID(n)));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "submit_custom_evidence needs a new production evidence bundle (rule S5)",
+						  psprintf("Order " INT64_FORMAT " names no new evidence bundle.",
+							   ORD_ID(n)),
+						  "Call customorder.submit_custom_evidence(order_id, items).");
 	if (!fetch_bundle(n, n->v[OC_EVIDENCE_BUNDLE_ID], &sealed, &purpose,
 					  &review_state) ||
 		!sealed || strcmp(purpose, "production") != 0 || review_state != NULL)
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Call customorder.submit_custom_evidence(order_id, items).",
-					  "submit_custom_evidence needs a submitted production evidence bundle of this order (rule S5)",
-					  psprintf("Bundle " INT64_FORMAT " of order " INT64_FORMAT " is missing, not submitted, not production evidence, or already reviewed.",
-							   DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID]), ORD_ID(n)));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "submit_custom_evidence needs a submitted production evidence bundle of this order (rule S5)",
+						  psprintf("Bundle " INT64_FORMAT " of order " INT64_FORMAT " is missing, not submitted, not production evidence, or already reviewed.",
+							   DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID]), ORD_ID(n)),
+						  "Call customorder.submit_custom_evidence(order_id, items).");
 	return NULL;
 }
 
@@ -228,11 +222,11 @@ static CoRefusal *
 guard_evidence_direct(const OrderGuardCtx *ctx)
 {
 	if (DatumGetBool(ctx->old->v[OC_EVIDENCE_REVIEW]))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "The platform approves it with review_evidence().",
-					  "submit_custom_evidence sends this order's evidence to platform review (rule S5)",
-					  psprintf("The category of order " INT64_FORMAT " required evidence review when the order was placed.",
-							   ORD_ID(ctx->old)));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "submit_custom_evidence sends this order's evidence to platform review (rule S5)",
+						  psprintf("The category of order " INT64_FORMAT " required evidence review when the order was placed.",
+							   ORD_ID(ctx->old)),
+						  "The platform approves it with review_evidence().");
 	return check_evidence_qualified(ctx);
 }
 
@@ -240,11 +234,11 @@ static CoRefusal *
 guard_evidence_review(const OrderGuardCtx *ctx)
 {
 	if (!DatumGetBool(ctx->old->v[OC_EVIDENCE_REVIEW]))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Qualified evidence moves this order straight to in_production.",
-					  "evidence review is not required for this order (rule S5)",
-					  psprintf("The category of order " INT64_FORMAT " did not require evidence review when the order was placed.",
-							   ORD_ID(ctx->old)));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "evidence review is not required for this order (rule S5)",
+						  psprintf("The category of order " INT64_FORMAT " did not require evidence review when the order was placed.",
+							   ORD_ID(ctx->old)),
+						  "Qualified evidence moves this order straight to in_production.");
 	return check_evidence_qualified(ctx);
 }
 
@@ -262,14 +256,14 @@ check_review_outcome(const OrderGuardCtx *ctx, const char *wanted)
 		!fetch_bundle(n, n->v[OC_EVIDENCE_BUNDLE_ID], &sealed, &purpose,
 					  &review_state) ||
 		review_state == NULL || strcmp(review_state, wanted) != 0)
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Call customorder.review_evidence(order_id, approve, note).",
-					  psprintf("review_evidence: the order's evidence bundle is not %s (rule S5)", wanted),
-					  psprintf("Order " INT64_FORMAT ", bundle %s, review state %s.",
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  psprintf("review_evidence: the order's evidence bundle is not %s (rule S5)", wanted),
+						  psprintf("Order " INT64_FORMAT ", bundle %s, review state %s.",
 							   ORD_ID(n),
 							   n->isnull[OC_EVIDENCE_BUNDLE_ID] ? "none" :
 							   psprintf(INT64_FORMAT, DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID])),
-							   review_state ? review_state : "none"));
+							   review_state ? review_state : "none"),
+						  "Call customorder.review_evidence(order_id, approve, note).");
 	return NULL;
 }
 
@@ -292,11 +286,11 @@ check_ship(const OrderGuardCtx *ctx)
 	const OrderRow *n = ctx->new;
 
 	if (!n->isnull[OC_OPEN_AFTERSALE_ID])
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Answer the case first: insist_ship() ships and closes it, agree_refund() refunds.",
-					  "ship is refused while an after-sale case is open",
-					  psprintf("Order " INT64_FORMAT " has open after-sale case " INT64_FORMAT ".",
-							   ORD_ID(n), DatumGetInt64(n->v[OC_OPEN_AFTERSALE_ID])));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "ship is refused while an after-sale case is open",
+						  psprintf("Order " INT64_FORMAT " has open after-sale case " INT64_FORMAT ".",
+							   ORD_ID(n), DatumGetInt64(n->v[OC_OPEN_AFTERSALE_ID])),
+						  "Answer the case first: insist_ship() ships and closes it, agree_refund() refunds.");
 	if (ctx->probe)
 		return NULL;
 	return co_tracking_refusal("ship", "", n->isnull[OC_TRACKING_NO],
@@ -315,11 +309,11 @@ static CoRefusal *
 guard_ship_ordinary(const OrderGuardCtx *ctx)
 {
 	if (ORD_IS_CUSTOM(ctx->old))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Press start_customization once the Start button is blue.",
-					  "ship: a custom order ships only once customization is in effect (rules S3-S5)",
-					  psprintf("Custom order " INT64_FORMAT " is still in state paid.",
-							   ORD_ID(ctx->old)));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "ship: a custom order ships only once customization is in effect (rules S3-S5)",
+						  psprintf("Custom order " INT64_FORMAT " is still in state paid.",
+							   ORD_ID(ctx->old)),
+						  "Press start_customization once the Start button is blue.");
 	return check_ship(ctx);
 }
 
@@ -340,12 +334,12 @@ check_fully_refunded(const OrderGuardCtx *ctx, const char *button)
 	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 										  n->v[OC_REFUNDED_AMOUNT],
 										  n->v[OC_AMOUNT])) != 0)
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Refunds go through customorder.request_refund() and the after-sale buttons.",
-					  psprintf("%s: the order closes only when its full amount is refunded", button),
-					  psprintf("Order " INT64_FORMAT ": amount %s, refunded %s.",
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  psprintf("%s: the order closes only when its full amount is refunded", button),
+						  psprintf("Order " INT64_FORMAT ": amount %s, refunded %s.",
 							   ORD_ID(n), co_numeric_str(n->v[OC_AMOUNT]),
-							   co_numeric_str(n->v[OC_REFUNDED_AMOUNT])));
+							   co_numeric_str(n->v[OC_REFUNDED_AMOUNT])),
+						  "Refunds go through customorder.request_refund() and the after-sale buttons.");
 	return NULL;
 }
 
@@ -354,11 +348,11 @@ static CoRefusal *
 guard_instant_refund(const OrderGuardCtx *ctx)
 {
 	if (!co_order_instant_refund_applies(ctx->old))
-		return refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					  "Open an after-sale case with request_refund(); the merchant decides.",
-					  "request_refund: no instant refund once customization is in effect (rule F3)",
-					  psprintf("Order " INT64_FORMAT " is in state %s.",
-							   ORD_ID(ctx->old), co_order_state_names[ctx->old->state]));
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "request_refund: no instant refund once customization is in effect (rule F3)",
+						  psprintf("Order " INT64_FORMAT " is in state %s.",
+							   ORD_ID(ctx->old), co_order_state_names[ctx->old->state]),
+						  "Open an after-sale case with request_refund(); the merchant decides.");
 	return check_fully_refunded(ctx, "request_refund");
 }
 
