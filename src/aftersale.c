@@ -898,7 +898,7 @@ case_record_communication(const CaseRow *c)
 	Oid			argtypes[4] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[4];
 	const char *situation = c->isnull[CC_COMM_REASON] ? "not_shipped" :
-		TextDatumGetCString(c->v[CC_COMM_REASON]);
+	TextDatumGetCString(c->v[CC_COMM_REASON]);
 
 	co_connect();
 	plan = co_prepare(&plan,

@@ -39,7 +39,7 @@ co_case_write(const CaseRow *proposed)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[10] = {INT8OID, INT8OID, TEXTOID, NUMERICOID,
-		NUMERICOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID};
+	NUMERICOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID};
 	Datum		values[10];
 	char		nulls[10];
 	int			i;

@@ -91,7 +91,7 @@ parse_items(Jsonb *items, const char *button)
 				 errhint(ITEM_HINT)));
 
 	it = JsonbIteratorInit(&items->root);
-	tok = JsonbIteratorNext(&it, &v, true);	/* WJB_BEGIN_ARRAY */
+	tok = JsonbIteratorNext(&it, &v, true); /* WJB_BEGIN_ARRAY */
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		EvidenceItem *item;

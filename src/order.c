@@ -49,7 +49,7 @@ check_start_enabled(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "start_customization is only for custom orders (rule S1)",
 						  psprintf("Order " INT64_FORMAT " is not a custom order.",
-							   ORD_ID(o)),
+								   ORD_ID(o)),
 						  "Ordinary orders are shipped directly with ship().");
 
 	blue_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -59,12 +59,12 @@ check_start_enabled(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "start_customization is not available yet: the Start button is grey (rule S2)",
 						  psprintf("Order " INT64_FORMAT " was paid at %s and its category locks Start for %s, until %s; it is now %s.",
-							   ORD_ID(o), co_timestamptz_str(ORD_PAID_AT(o)),
-							   co_interval_str(o->v[OC_START_LOCK]),
-							   co_timestamptz_str(blue_at),
-							   co_timestamptz_str(now)),
+								   ORD_ID(o), co_timestamptz_str(ORD_PAID_AT(o)),
+								   co_interval_str(o->v[OC_START_LOCK]),
+								   co_timestamptz_str(blue_at),
+								   co_timestamptz_str(now)),
 						  psprintf("Press Start at or after %s; until then a buyer's cancel is refunded instantly.",
-							   co_timestamptz_str(blue_at)));
+								   co_timestamptz_str(blue_at)));
 	return NULL;
 }
 
@@ -119,7 +119,7 @@ guard_start_high(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "start_customization takes effect at once only for a high-score shop (rule S3)",
 						  psprintf("Shop service score %s is below the order's threshold %s.",
-							   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])),
+								   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])),
 						  "A shop below the threshold goes to awaiting_evidence and submits production evidence.");
 	return NULL;
 }
@@ -136,7 +136,7 @@ guard_start_low(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "start_customization needs production evidence only from a shop below the threshold (rule S4)",
 						  psprintf("Shop service score %s is at or above the order's threshold %s.",
-							   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])),
+								   score, co_numeric_str(ctx->old->v[OC_HIGH_SCORE_THRESHOLD])),
 						  "A high-score shop's Start goes straight to in_production.");
 	return NULL;
 }
@@ -205,7 +205,7 @@ check_evidence_qualified(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "submit_custom_evidence needs a new production evidence bundle (rule S5)",
 						  psprintf("Order " INT64_FORMAT " names no new evidence bundle.",
-							   ORD_ID(n)),
+								   ORD_ID(n)),
 						  "Call customorder.submit_custom_evidence(order_id, items).");
 	if (!fetch_bundle(n, n->v[OC_EVIDENCE_BUNDLE_ID], &sealed, &purpose,
 					  &review_state) ||
@@ -213,7 +213,7 @@ check_evidence_qualified(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "submit_custom_evidence needs a submitted production evidence bundle of this order (rule S5)",
 						  psprintf("Bundle " INT64_FORMAT " of order " INT64_FORMAT " is missing, not submitted, not production evidence, or already reviewed.",
-							   DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID]), ORD_ID(n)),
+								   DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID]), ORD_ID(n)),
 						  "Call customorder.submit_custom_evidence(order_id, items).");
 	return NULL;
 }
@@ -225,7 +225,7 @@ guard_evidence_direct(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "submit_custom_evidence sends this order's evidence to platform review (rule S5)",
 						  psprintf("The category of order " INT64_FORMAT " required evidence review when the order was placed.",
-							   ORD_ID(ctx->old)),
+								   ORD_ID(ctx->old)),
 						  "The platform approves it with review_evidence().");
 	return check_evidence_qualified(ctx);
 }
@@ -237,7 +237,7 @@ guard_evidence_review(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "evidence review is not required for this order (rule S5)",
 						  psprintf("The category of order " INT64_FORMAT " did not require evidence review when the order was placed.",
-							   ORD_ID(ctx->old)),
+								   ORD_ID(ctx->old)),
 						  "Qualified evidence moves this order straight to in_production.");
 	return check_evidence_qualified(ctx);
 }
@@ -259,10 +259,10 @@ check_review_outcome(const OrderGuardCtx *ctx, const char *wanted)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  psprintf("review_evidence: the order's evidence bundle is not %s (rule S5)", wanted),
 						  psprintf("Order " INT64_FORMAT ", bundle %s, review state %s.",
-							   ORD_ID(n),
-							   n->isnull[OC_EVIDENCE_BUNDLE_ID] ? "none" :
-							   psprintf(INT64_FORMAT, DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID])),
-							   review_state ? review_state : "none"),
+								   ORD_ID(n),
+								   n->isnull[OC_EVIDENCE_BUNDLE_ID] ? "none" :
+								   psprintf(INT64_FORMAT, DatumGetInt64(n->v[OC_EVIDENCE_BUNDLE_ID])),
+								   review_state ? review_state : "none"),
 						  "Call customorder.review_evidence(order_id, approve, note).");
 	return NULL;
 }
@@ -289,7 +289,7 @@ check_ship(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "ship is refused while an after-sale case is open",
 						  psprintf("Order " INT64_FORMAT " has open after-sale case " INT64_FORMAT ".",
-							   ORD_ID(n), DatumGetInt64(n->v[OC_OPEN_AFTERSALE_ID])),
+								   ORD_ID(n), DatumGetInt64(n->v[OC_OPEN_AFTERSALE_ID])),
 						  "Answer the case first: insist_ship() ships and closes it, agree_refund() refunds.");
 	if (ctx->probe)
 		return NULL;
@@ -312,7 +312,7 @@ guard_ship_ordinary(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "ship: a custom order ships only once customization is in effect (rules S3-S5)",
 						  psprintf("Custom order " INT64_FORMAT " is still in state paid.",
-							   ORD_ID(ctx->old)),
+								   ORD_ID(ctx->old)),
 						  "Press start_customization once the Start button is blue.");
 	return check_ship(ctx);
 }
@@ -337,8 +337,8 @@ check_fully_refunded(const OrderGuardCtx *ctx, const char *button)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  psprintf("%s: the order closes only when its full amount is refunded", button),
 						  psprintf("Order " INT64_FORMAT ": amount %s, refunded %s.",
-							   ORD_ID(n), co_numeric_str(n->v[OC_AMOUNT]),
-							   co_numeric_str(n->v[OC_REFUNDED_AMOUNT])),
+								   ORD_ID(n), co_numeric_str(n->v[OC_AMOUNT]),
+								   co_numeric_str(n->v[OC_REFUNDED_AMOUNT])),
 						  "Refunds go through customorder.request_refund() and the after-sale buttons.");
 	return NULL;
 }
@@ -351,7 +351,7 @@ guard_instant_refund(const OrderGuardCtx *ctx)
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "request_refund: no instant refund once customization is in effect (rule F3)",
 						  psprintf("Order " INT64_FORMAT " is in state %s.",
-							   ORD_ID(ctx->old), co_order_state_names[ctx->old->state]),
+								   ORD_ID(ctx->old), co_order_state_names[ctx->old->state]),
 						  "Open an after-sale case with request_refund(); the merchant decides.");
 	return check_fully_refunded(ctx, "request_refund");
 }

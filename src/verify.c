@@ -112,7 +112,8 @@ static const VerifyCheck checks[] = {
 		"(o.state" NE "ALL (" CLOSED_ORDER ") AND o.refunded_amount" GE "o.amount, "
 		" pg_catalog.format('%s, but refunded_amount %s is all of the amount %s', "
 		"  o.state, o.refunded_amount, o.amount)) "
-		") c(bad, detail) WHERE c.bad"},
+		") c(bad, detail) WHERE c.bad"
+	},
 
 	/* L2: ship_by is paid_at + the promised ship time the order snapshotted */
 	{"order_ship_by",
@@ -121,7 +122,8 @@ static const VerifyCheck checks[] = {
 		" COALESCE((o.paid_at" PLUS "o.promised_ship)::pg_catalog.text, 'null')) "
 		"FROM customorder.orders o "
 		"WHERE (o.ship_by" EQ "(o.paid_at" PLUS "o.promised_ship)) IS NOT TRUE "
-		"AND NOT (o.ship_by IS NULL AND o.promised_ship IS NULL)"},
+		"AND NOT (o.ship_by IS NULL AND o.promised_ship IS NULL)"
+	},
 
 	/* S5: the platform reviews a submitted production bundle of the order */
 	{"order_review_bundle",
@@ -137,13 +139,13 @@ static const VerifyCheck checks[] = {
 		" ON b.order_id" EQ "o.order_id AND b.bundle_id" EQ "o.evidence_bundle_id "
 		"WHERE o.state" EQ "'evidence_review' "
 		"AND (b.bundle_id IS NULL OR b.submitted_at IS NULL "
-		" OR b.purpose" NE "'production' OR b.review_state IS NOT NULL)"},
+		" OR b.purpose" NE "'production' OR b.review_state IS NOT NULL)"
+	},
 
 	/*
-	 * S5: an order that left paid by the low-score path (it names an
-	 * evidence bundle) reached production on qualified evidence: submitted,
-	 * production, approved when its category required review, never
-	 * rejected.
+	 * S5: an order that left paid by the low-score path (it names an evidence
+	 * bundle) reached production on qualified evidence: submitted,
+	 * production, approved when its category required review, never rejected.
 	 */
 	{"order_production_evidence",
 		"SELECT o.order_id, pg_catalog.format('%s on bundle %s: %s', o.state, o.evidence_bundle_id, "
@@ -160,7 +162,8 @@ static const VerifyCheck checks[] = {
 		"AND o.state" EQ "ANY ('{in_production,shipped,signed,refunded}'::customorder.order_state[]) "
 		"AND (b.bundle_id IS NULL OR b.submitted_at IS NULL OR b.purpose" NE "'production' "
 		" OR (o.evidence_review AND (b.review_state" EQ "'approved') IS NOT TRUE) "
-		" OR (NOT o.evidence_review AND b.review_state IS NOT NULL))"},
+		" OR (NOT o.evidence_review AND b.review_state IS NOT NULL))"
+	},
 
 	/*
 	 * E1, E4: a bundle's items within the limits, its counters equal to its
@@ -188,7 +191,8 @@ static const VerifyCheck checks[] = {
 		"(b.submitted_at IS NOT NULL AND b.purpose" EQ "'rejection_proof' "
 		" AND n.items" GT "0 AND n.images" EQ "0, "
 		" pg_catalog.format('submitted rejection proof bundle %s holds no image', b.bundle_id)) "
-		") c(bad, detail) WHERE c.bad"},
+		") c(bad, detail) WHERE c.bad"
+	},
 
 	/* E1, E2: each item's own fields, and no file twice in one bundle */
 	{"bundle_items",
@@ -219,14 +223,16 @@ static const VerifyCheck checks[] = {
 		"SELECT i.order_id, pg_catalog.format('bundle %s holds sha256 %s %s times', "
 		" i.bundle_id, i.sha256, pg_catalog.count(*)) "
 		"FROM customorder.evidence_items i WHERE i.sha256 IS NOT NULL "
-		"GROUP BY i.order_id, i.bundle_id, i.sha256 HAVING pg_catalog.count(*)" GT "1"},
+		"GROUP BY i.order_id, i.bundle_id, i.sha256 HAVING pg_catalog.count(*)" GT "1"
+	},
 
 	/* F7: refunded money never exceeds what was paid */
 	{"refund_bounds",
 		"SELECT o.order_id, pg_catalog.format('refunded_amount %s is outside 0 to the amount %s', "
 		" o.refunded_amount, o.amount) "
 		"FROM customorder.orders o "
-		"WHERE o.refunded_amount" LT "0 OR o.refunded_amount" GT "o.amount"},
+		"WHERE o.refunded_amount" LT "0 OR o.refunded_amount" GT "o.amount"
+	},
 
 	/* Money moves only through cases: the order's total is their sum */
 	{"refund_sum",
@@ -236,7 +242,8 @@ static const VerifyCheck checks[] = {
 		"CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(a.refund_amount), 0.00) AS total "
 		" FROM customorder.aftersales a "
 		" WHERE a.order_id" EQ "o.order_id AND a.state" EQ "ANY (" REFUNDED_CASE ")) s "
-		"WHERE o.refunded_amount" NE "s.total"},
+		"WHERE o.refunded_amount" NE "s.total"
+	},
 
 	/* F7: at most one open case per order */
 	{"case_one_open",
@@ -244,7 +251,8 @@ static const VerifyCheck checks[] = {
 		" pg_catalog.string_agg(pg_catalog.format('case %s %s', a.aftersale_id, a.state), ', ' "
 		"  ORDER BY a.aftersale_id)) "
 		"FROM customorder.aftersales a WHERE a.state" EQ "ANY (" OPEN_CASE ") "
-		"GROUP BY a.order_id HAVING pg_catalog.count(*)" GT "1"},
+		"GROUP BY a.order_id HAVING pg_catalog.count(*)" GT "1"
+	},
 
 	/* The order's open-case marker, which the buttons read, names its case */
 	{"case_open_marker",
@@ -260,7 +268,8 @@ static const VerifyCheck checks[] = {
 		" FROM customorder.aftersales a "
 		" WHERE a.order_id" EQ "o.order_id AND a.state" EQ "ANY (" OPEN_CASE ")) m "
 		"WHERE (o.open_aftersale_id IS NULL AND m.open_cases IS NOT NULL) "
-		"OR (o.open_aftersale_id IS NOT NULL AND m.named IS NOT TRUE)"},
+		"OR (o.open_aftersale_id IS NOT NULL AND m.named IS NOT TRUE)"
+	},
 
 	/*
 	 * F2, F3: a case stays open only once customization is in effect or the
@@ -272,7 +281,8 @@ static const VerifyCheck checks[] = {
 		"FROM customorder.aftersales a "
 		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
 		"WHERE a.state" EQ "ANY (" OPEN_CASE ") "
-		"AND o.state" NE "ALL ('{in_production,shipped,signed}'::customorder.order_state[])"},
+		"AND o.state" NE "ALL ('{in_production,shipped,signed}'::customorder.order_state[])"
+	},
 
 	/* F2: an instant refund returns everything and cancels the order */
 	{"case_instant_refund",
@@ -280,7 +290,8 @@ static const VerifyCheck checks[] = {
 		" a.aftersale_id, o.state) "
 		"FROM customorder.aftersales a "
 		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
-		"WHERE a.state" EQ "'instant_refunded' AND o.state" NE "'cancelled'"},
+		"WHERE a.state" EQ "'instant_refunded' AND o.state" NE "'cancelled'"
+	},
 
 	/* The case trigger stamps closed_at exactly when a case closes */
 	{"case_closed_at",
@@ -288,7 +299,8 @@ static const VerifyCheck checks[] = {
 		"  THEN 'case %s is %s, but closed_at is null' "
 		"  ELSE 'case %s is %s, but closed_at is set' END, a.aftersale_id, a.state) "
 		"FROM customorder.aftersales a "
-		"WHERE (a.state" EQ "ANY (" OPEN_CASE "))" EQ "(a.closed_at IS NOT NULL)"},
+		"WHERE (a.state" EQ "ANY (" OPEN_CASE "))" EQ "(a.closed_at IS NOT NULL)"
+	},
 
 	/*
 	 * A1.2, A2.3, F5: a rejection came after communicating, with a submitted
@@ -322,7 +334,8 @@ static const VerifyCheck checks[] = {
 		"(a.reject_reason" EQ "'signed_no_reason' AND a.reason" NE "'no_reason', "
 		" pg_catalog.format('was rejected signed_no_reason, but asks for reason %s', a.reason)) "
 		") c(bad, detail) "
-		"WHERE a.state" EQ "'rejected' AND c.bad"},
+		"WHERE a.state" EQ "'rejected' AND c.bad"
+	},
 
 	/* A1.3: insist_ship shipped the order with the case's tracking number */
 	{"case_shipment",
@@ -332,7 +345,8 @@ static const VerifyCheck checks[] = {
 		"FROM customorder.aftersales a "
 		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
 		"WHERE a.state" EQ "'closed_by_shipment' "
-		"AND (o.shipped_at IS NULL OR (o.tracking_no" EQ "a.tracking_no) IS NOT TRUE)"},
+		"AND (o.shipped_at IS NULL OR (o.tracking_no" EQ "a.tracking_no) IS NOT TRUE)"
+	},
 
 	/* Only a refunded case carries money, and a positive amount */
 	{"case_refund_amount",
@@ -341,7 +355,8 @@ static const VerifyCheck checks[] = {
 		"FROM customorder.aftersales a "
 		"WHERE CASE WHEN a.state" EQ "ANY (" REFUNDED_CASE ") "
 		" THEN (a.refund_amount" GT "0) IS NOT TRUE "
-		" ELSE a.refund_amount IS NOT NULL END"},
+		" ELSE a.refund_amount IS NOT NULL END"
+	},
 
 	/*
 	 * A1.2, A2.2: the states after communicating record the script sent.
@@ -356,7 +371,8 @@ static const VerifyCheck checks[] = {
 		"closed_by_shipment}'::customorder.aftersale_state[]) "
 		"AND (a.communicated_at IS NULL OR NOT EXISTS (SELECT 1 "
 		" FROM customorder.communications m "
-		" WHERE m.order_id" EQ "a.order_id AND m.aftersale_id" EQ "a.aftersale_id))"},
+		" WHERE m.order_id" EQ "a.order_id AND m.aftersale_id" EQ "a.aftersale_id))"
+	},
 };
 
 /*
