@@ -1322,18 +1322,20 @@ def log_size(path):
 
 
 def scan_log(path, start):
+    # The log of a long run holds every refused statement (megabytes of
+    # hostile JSON among them): read it a line at a time, never whole.
     events, lines = [], []
+    crash = re.compile(rb"terminated by signal|was terminated|PANIC:")
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            data = f.read().decode("utf-8", "replace")
+            for raw in f:
+                if crash.search(raw):
+                    events.append(shorten(raw[:2000].decode("utf-8", "replace"), 300))
+                if b"Failed process was running" in raw:
+                    lines.append(shorten(raw[:2000].decode("utf-8", "replace"), 500))
     except OSError as e:
         return None, ["cannot read %s: %s" % (path, e)]
-    for line in data.splitlines():
-        if re.search(r"terminated by signal|was terminated|PANIC:", line):
-            events.append(shorten(line, 300))
-        if "Failed process was running" in line:
-            lines.append(shorten(line, 500))
     return events, lines
 
 
