@@ -691,15 +691,46 @@ case_attmap_fill(Relation rel)
 
 /* Decode kind and reason; -1 when unknown, -2 when null */
 static void
-case_decode(CaseRow *row)
+case_decode_request(CaseRow *row)
 {
-	row->state = co_case_state_from_datum(row->v[CC_STATE]);
 	row->kind = row->isnull[CC_KIND] ? -2 :
 		co_lookup_label(co_kind_names, KIND_COUNT,
 						TextDatumGetCString(row->v[CC_KIND]));
 	row->reason = row->isnull[CC_REASON] ? -2 :
 		co_lookup_label(co_reason_names, REASON_COUNT,
 						TextDatumGetCString(row->v[CC_REASON]));
+}
+
+/* A request names a known kind and reason: 22004 when null, 22023 unknown */
+static void
+case_check_request(const CaseRow *row)
+{
+	if (row->kind == -2 || row->reason == -2)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("request_refund: %s must not be null",
+						row->kind == -2 ? "kind" : "reason"),
+				 errhint("kind is refund_only or return_refund; reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+	if (row->kind < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown kind \"%s\"",
+						TextDatumGetCString(row->v[CC_KIND])),
+				 errhint("kind is refund_only or return_refund.")));
+	if (row->reason < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown reason \"%s\"",
+						TextDatumGetCString(row->v[CC_REASON])),
+				 errhint("reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+}
+
+
+static void
+case_decode(CaseRow *row)
+{
+	row->state = co_case_state_from_datum(row->v[CC_STATE]);
+	case_decode_request(row);
 }
 
 static void
@@ -1007,24 +1038,7 @@ co_case_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("request_refund: order_id must not be null"),
 				 errhint("Pass the order the refund is for.")));
-	if (new.kind == -2 || new.reason == -2)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("request_refund: %s must not be null",
-						new.kind == -2 ? "kind" : "reason"),
-				 errhint("kind is refund_only or return_refund; reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
-	if (new.kind < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("request_refund: unknown kind \"%s\"",
-						TextDatumGetCString(new.v[CC_KIND])),
-				 errhint("kind is refund_only or return_refund.")));
-	if (new.reason < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("request_refund: unknown reason \"%s\"",
-						TextDatumGetCString(new.v[CC_REASON])),
-				 errhint("reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+	case_check_request(&new);
 
 	if (!is_insert)
 	{
@@ -1192,17 +1206,8 @@ co_request_refund(PG_FUNCTION_ARGS)
 	proposed.isnull[CC_KIND] = false;
 	proposed.v[CC_REASON] = PG_GETARG_DATUM(2);
 	proposed.isnull[CC_REASON] = false;
-	case_decode_args(&proposed);
-	if (proposed.kind < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("request_refund: unknown kind \"%s\"", co_text_arg(fcinfo, 1)),
-				 errhint("kind is refund_only or return_refund.")));
-	if (proposed.reason < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("request_refund: unknown reason \"%s\"", co_text_arg(fcinfo, 2)),
-				 errhint("reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+	case_decode_request(&proposed);
+	case_check_request(&proposed);
 
 	co_order_fetch(PG_GETARG_INT64(0), button, true, &order);
 	co_authorize_order(button, CO_WHO_BUYER, &order);
@@ -1235,17 +1240,6 @@ co_request_refund(PG_FUNCTION_ARGS)
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	co_finish();
 	PG_RETURN_INT64(aftersale_id);
-}
-
-void
-case_decode_args(CaseRow *row)
-{
-	row->kind = row->isnull[CC_KIND] ? -2 :
-		co_lookup_label(co_kind_names, KIND_COUNT,
-						TextDatumGetCString(row->v[CC_KIND]));
-	row->reason = row->isnull[CC_REASON] ? -2 :
-		co_lookup_label(co_reason_names, REASON_COUNT,
-						TextDatumGetCString(row->v[CC_REASON]));
 }
 
 /*

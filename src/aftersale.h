@@ -108,7 +108,6 @@ extern const CaseTransition *co_case_choose(const CaseRow *old,
 											CoAction action,
 											CaseRow *proposed, bool probe,
 											CoRefusal **refusal);
-extern void case_decode_args(CaseRow *row);
 extern void co_case_write(const CaseRow *proposed);
 extern bool co_no_reason_return_covered(const OrderRow *row,
 										TimestampTz asked_at);
