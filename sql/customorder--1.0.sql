@@ -520,60 +520,64 @@ REVOKE ALL ON FUNCTION customorder.grant_actor(pg_catalog.regrole, text),
 -- rows, a buyer their own orders; the catalogue is public to actors.
 -------------------------------------------------------------------------------
 
-ALTER TABLE customorder.orders ENABLE ROW LEVEL SECURITY;
-CREATE POLICY platform_rows ON customorder.orders
-    USING ((SELECT customorder.acts_as('platform')));
-CREATE POLICY merchant_rows ON customorder.orders FOR SELECT
-    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
-               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
-           AND (SELECT customorder.acts_as('merchant')));
-CREATE POLICY buyer_rows ON customorder.orders FOR SELECT
-    USING (buyer_id OPERATOR(pg_catalog.=) NULLIF(
-               pg_catalog.current_setting('customorder.buyer_id', true), '')::bigint
-           AND (SELECT customorder.acts_as('buyer')));
+-- customorder.shop_id / buyer_id of this transaction (NULL when unset)
+CREATE FUNCTION customorder.acting_shop_id() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'co_acting_shop_id_sql' LANGUAGE C STABLE;
+CREATE FUNCTION customorder.acting_buyer_id() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'co_acting_buyer_id_sql' LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION customorder.acting_shop_id(),
+    customorder.acting_buyer_id() FROM PUBLIC;
+INSERT INTO customorder.actor_functions (kind, function)
+SELECT k, f::pg_catalog.regprocedure
+FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
+     (VALUES ('customorder.acting_shop_id()'),
+             ('customorder.acting_buyer_id()')) AS common(f);
 
--- Order-scoped tables: visible exactly when their order is
-ALTER TABLE customorder.evidence_bundles ENABLE ROW LEVEL SECURITY;
-CREATE POLICY order_rows ON customorder.evidence_bundles FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) evidence_bundles.order_id));
-ALTER TABLE customorder.evidence_items ENABLE ROW LEVEL SECURITY;
-CREATE POLICY order_rows ON customorder.evidence_items FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) evidence_items.order_id));
-ALTER TABLE customorder.aftersales ENABLE ROW LEVEL SECURITY;
-CREATE POLICY order_rows ON customorder.aftersales FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) aftersales.order_id));
-ALTER TABLE customorder.communications ENABLE ROW LEVEL SECURITY;
-CREATE POLICY order_rows ON customorder.communications FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) communications.order_id));
+-- Each policy's acts_as() and acting_*_id() run once per query (InitPlans)
+DO $$
+DECLARE
+    t text;
+BEGIN
+    -- orders: the platform all, a merchant its shop's, a buyer their own
+    ALTER TABLE customorder.orders ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY platform_rows ON customorder.orders
+        USING ((SELECT customorder.acts_as('platform')));
+    CREATE POLICY merchant_rows ON customorder.orders FOR SELECT
+        USING (shop_id OPERATOR(pg_catalog.=) (SELECT customorder.acting_shop_id())
+               AND (SELECT customorder.acts_as('merchant')));
+    CREATE POLICY buyer_rows ON customorder.orders FOR SELECT
+        USING (buyer_id OPERATOR(pg_catalog.=) (SELECT customorder.acting_buyer_id())
+               AND (SELECT customorder.acts_as('buyer')));
 
--- Shop-scoped configuration: the platform writes it, a merchant reads its
--- own shop's rows, buyers read the public catalogue (shops, products)
-ALTER TABLE customorder.shops ENABLE ROW LEVEL SECURITY;
-CREATE POLICY platform_rows ON customorder.shops
-    USING ((SELECT customorder.acts_as('platform')));
-CREATE POLICY merchant_rows ON customorder.shops FOR SELECT
-    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
-               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
-           AND (SELECT customorder.acts_as('merchant')));
-CREATE POLICY buyer_rows ON customorder.shops FOR SELECT
-    USING ((SELECT customorder.acts_as('buyer')));
-ALTER TABLE customorder.products ENABLE ROW LEVEL SECURITY;
-CREATE POLICY platform_rows ON customorder.products
-    USING ((SELECT customorder.acts_as('platform')));
-CREATE POLICY merchant_rows ON customorder.products FOR SELECT
-    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
-               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
-           AND (SELECT customorder.acts_as('merchant')));
-CREATE POLICY buyer_rows ON customorder.products FOR SELECT
-    USING ((SELECT customorder.acts_as('buyer')));
-ALTER TABLE customorder.custom_approvals ENABLE ROW LEVEL SECURITY;
-CREATE POLICY platform_rows ON customorder.custom_approvals
-    USING ((SELECT customorder.acts_as('platform')));
-CREATE POLICY merchant_rows ON customorder.custom_approvals FOR SELECT
-    USING (shop_id OPERATOR(pg_catalog.=) NULLIF(
-               pg_catalog.current_setting('customorder.shop_id', true), '')::bigint
-           AND (SELECT customorder.acts_as('merchant')));
+    -- order-scoped tables: visible exactly when their order is
+    FOREACH t IN ARRAY ARRAY['evidence_bundles', 'evidence_items', 'aftersales',
+                             'communications']
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE customorder.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY order_rows ON customorder.%I FOR SELECT '
+            'USING (EXISTS (SELECT 1 FROM customorder.orders o '
+            'WHERE o.order_id OPERATOR(pg_catalog.=) %I.order_id))', t, t);
+    END LOOP;
+
+    -- shop-scoped configuration: the platform writes it, a merchant reads its
+    -- own shop's rows, buyers read the public catalogue (shops, products)
+    FOREACH t IN ARRAY ARRAY['shops', 'products', 'custom_approvals']
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE customorder.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY platform_rows ON customorder.%I '
+            'USING ((SELECT customorder.acts_as(''platform'')))', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY merchant_rows ON customorder.%I FOR SELECT '
+            'USING (shop_id OPERATOR(pg_catalog.=) (SELECT customorder.acting_shop_id()) '
+            'AND (SELECT customorder.acts_as(''merchant'')))', t);
+        IF t OPERATOR(pg_catalog.<>) 'custom_approvals' THEN
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY buyer_rows ON customorder.%I FOR SELECT '
+                'USING ((SELECT customorder.acts_as(''buyer'')))', t);
+        END IF;
+    END LOOP;
+END $$;

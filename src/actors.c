@@ -22,6 +22,8 @@
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(co_acts_as);
+PG_FUNCTION_INFO_V1(co_acting_shop_id_sql);
+PG_FUNCTION_INFO_V1(co_acting_buyer_id_sql);
 
 /* The actor kinds the outer role has, as CO_WHO_* bits */
 static int
@@ -164,4 +166,25 @@ co_acts_as(PG_FUNCTION_ARGS)
 			 errmsg("acts_as: unknown actor kind \"%s\"", kind),
 			 errhint("Pass platform, merchant or buyer.")));
 	PG_RETURN_BOOL(false);
+}
+
+/* acting_shop_id() / acting_buyer_id(): for the row-level security policies */
+Datum
+co_acting_shop_id_sql(PG_FUNCTION_ARGS)
+{
+	int64		id = co_acting_shop_id();
+
+	if (id <= 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(id);
+}
+
+Datum
+co_acting_buyer_id_sql(PG_FUNCTION_ARGS)
+{
+	int64		id = co_acting_buyer_id();
+
+	if (id <= 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(id);
 }
