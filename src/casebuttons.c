@@ -157,23 +157,13 @@ co_insist_reject(PG_FUNCTION_ARGS)
 								 NULL, NULL));
 }
 
+/* the case guard judges the reason, unknown ones included (22023) */
 static void
 propose_comm_reason(FunctionCallInfo fcinfo, const CaseRow *old,
 					const OrderRow *order, CaseRow *proposed)
 {
-	if (PG_ARGISNULL(1))
-		set_col(proposed, CC_COMM_REASON, (Datum) 0, true);
-	else
-	{
-		char	   *reason = co_text_arg(fcinfo, 1);
-
-		if (co_lookup_label(co_comm_reason_names, COMM_COUNT, reason) < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("communicate: unknown reason \"%s\"", reason),
-					 errhint("Pass NULL before shipment; after it in_transit, negotiate_amount, invite_evidence, agreement_reached or signed_not_received.")));
-		set_col(proposed, CC_COMM_REASON, PG_GETARG_DATUM(1), false);
-	}
+	set_col(proposed, CC_COMM_REASON,
+			PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1));
 }
 
 /*
