@@ -1,0 +1,200 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine.c
+ *	  The transition engine (see engine.h): choosing a row of a machine's
+ *	  table, "is this action offered", the pending press of a button, the
+ *	  trigger protocol check, and transitions(), which publishes the tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "engine.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(co_transitions);
+
+/* Every machine, in the order transitions() publishes them */
+static const CoMachine *const machines[] = {
+	&co_order_machine,
+	&co_case_machine,
+};
+
+/* The button press whose row is being written, if any */
+static CoPress pending_press = {NULL};
+
+/* The from-state of a choice: the row's state, or "none" when it is created */
+static int
+from_state(const CoMachine *m, const CoGuardCtx *ctx)
+{
+	return ctx->old ? ctx->old->state : m->none_state;
+}
+
+/*
+ * Choose the row of m's table that leaves the current state, by action (a
+ * press or a probe; action >= 0) and/or by to-state (a raw write; to >= 0).
+ * "changed" holds the bits of the columns the writer changed: a row that
+ * may not write one of them does not apply.  Rows are tried in table order;
+ * the first whose guard passes is chosen, its to-state and filled columns
+ * set in *proposed (which starts as ctx->new).  Returns NULL and the first
+ * refusal met (or the machine's "no such row" refusal) if none applies.
+ * Each guard runs at most once.
+ */
+const CoTransition *
+co_choose(const CoMachine *m, CoGuardCtx *ctx, int action, int to,
+		  uint32 changed, CoRow *proposed, CoRefusal **refusal)
+{
+	const CoRow *written = ctx->new;
+	int			from = from_state(m, ctx);
+	CoRefusal  *first = NULL;
+	int			i;
+
+	for (i = 0; i < m->nrows; i++)
+	{
+		const CoTransition *t = &m->rows[i];
+		CoRow		candidate = *written;
+		CoRefusal  *r = NULL;
+
+		if (t->from != from || (action >= 0 && (int) t->action != action) ||
+			(to >= 0 && t->to != to))
+			continue;
+		candidate.state = t->to;
+		ctx->new = &candidate;
+		if ((changed & ~t->may_change) != 0 && !ctx->probe)
+		{
+			int			col;
+
+			for (col = 0; !(changed & ~t->may_change & CO_BIT(col)); col++)
+				;
+			r = m->bad_column(ctx, t, col);
+		}
+		else
+		{
+			if (t->fill && action >= 0 && !ctx->probe)
+				t->fill(ctx, &candidate);
+			r = t->guard(ctx);
+		}
+		ctx->new = written;
+		if (r == NULL)
+		{
+			*proposed = candidate;
+			*refusal = NULL;
+			return t;
+		}
+		if (first == NULL)
+			first = r;
+	}
+	*refusal = first ? first : m->no_row(ctx, from, action, to);
+	return NULL;
+}
+
+/* Does some row leave "from" by "action"?  (The button is shown.) */
+bool
+co_action_offered(const CoMachine *m, int from, CoAction action)
+{
+	int			i;
+
+	for (i = 0; i < m->nrows; i++)
+		if (m->rows[i].from == from && m->rows[i].action == action)
+			return true;
+	return false;
+}
+
+/*
+ * The press pending for this row of machine m, or NULL: a write of the row
+ * by anything but the button (a raw UPDATE, another trigger) has none.
+ */
+const CoPress *
+co_press_for(const CoMachine *m, int64 order_id, int64 id)
+{
+	if (pending_press.machine != m || pending_press.order_id != order_id ||
+		pending_press.id != id)
+		return NULL;
+	return &pending_press;
+}
+
+/*
+ * Run a button's write of its row with its press pending; the press is
+ * withdrawn on any exit, error included.
+ */
+int
+co_press_execute(const CoPress *press, SPIPlanPtr plan, const Datum *values,
+				 const char *nulls)
+{
+	CoPress		saved = pending_press;
+	int			ret;
+
+	pending_press = *press;
+	PG_TRY();
+	{
+		ret = co_execute(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		pending_press = saved;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/*
+ * The check every trigger entry point makes: called by the trigger manager,
+ * at the time and level its CREATE TRIGGER says.
+ */
+TriggerData *
+co_check_trigger(FunctionCallInfo fcinfo, const char *funcname, int kind)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						funcname)));
+	if (((kind & CO_TRIGGER_BEFORE) && !TRIGGER_FIRED_BEFORE(trigdata->tg_event)) ||
+		((kind & CO_TRIGGER_AFTER) && !TRIGGER_FIRED_AFTER(trigdata->tg_event)) ||
+		((kind & CO_TRIGGER_ROW) && !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event)) ||
+		((kind & CO_TRIGGER_STMT) && !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired %s %s",
+						funcname,
+						(kind & CO_TRIGGER_AFTER) ? "AFTER" : "BEFORE",
+						(kind & CO_TRIGGER_STMT) ? "FOR EACH STATEMENT" : "FOR EACH ROW")));
+	return trigdata;
+}
+
+/*
+ * transitions(): every legal change of every machine, straight from the
+ * static tables the triggers use.
+ */
+Datum
+co_transitions(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			mi;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (mi = 0; mi < lengthof(machines); mi++)
+	{
+		const CoMachine *m = machines[mi];
+
+		for (i = 0; i < m->nrows; i++)
+		{
+			const CoTransition *t = &m->rows[i];
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+
+			values[0] = CStringGetTextDatum(m->name);
+			values[1] = CStringGetTextDatum(m->state_names[t->from]);
+			values[2] = CStringGetTextDatum(co_action_names[t->action]);
+			values[3] = CStringGetTextDatum(m->state_names[t->to]);
+			values[4] = CStringGetTextDatum(t->guard_name);
+			values[5] = CStringGetTextDatum(t->rule);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+		}
+	}
+	return (Datum) 0;
+}

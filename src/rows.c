@@ -1,0 +1,194 @@
+/*-------------------------------------------------------------------------
+ *
+ * rows.c
+ *	  The row-access layer (see rows.h): column maps, tuple reads, "changed?"
+ *	  and fetch by key, written once for every table the rules read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "rows.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+
+/* Every table mapped so far, so one relcache callback can forget them */
+static CoTable *mapped_tables[8];
+static int	n_mapped_tables = 0;
+static bool callback_registered = false;
+
+/*
+ * A relation changed (ALTER TABLE, DROP/CREATE EXTENSION): forget its map.
+ * InvalidOid means "every relation".
+ */
+static void
+forget_maps(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < n_mapped_tables; i++)
+		if (relid == InvalidOid || mapped_tables[i]->relid == relid)
+			mapped_tables[i]->relid = InvalidOid;
+}
+
+static void
+remember_table(CoTable *table)
+{
+	int			i;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_maps, (Datum) 0);
+		callback_registered = true;
+	}
+	for (i = 0; i < n_mapped_tables; i++)
+		if (mapped_tables[i] == table)
+			return;
+	if (n_mapped_tables >= lengthof(mapped_tables))
+		elog(ERROR, "customorder: too many mapped tables");
+	mapped_tables[n_mapped_tables++] = table;
+}
+
+/*
+ * Map the table's rule columns onto "rel"'s attributes; a no-op while the
+ * map is valid for this relation.
+ */
+void
+co_table_map(CoTable *table, Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			i;
+
+	if (table->relid == RelationGetRelid(rel))
+		return;
+	Assert(table->ncols <= CO_MAX_COLS);
+	remember_table(table);
+	for (i = 0; i < table->ncols; i++)
+	{
+		Form_pg_attribute att;
+		int			attnum = SPI_fnumber(tupdesc, table->cols[i]);
+
+		if (attnum <= 0)
+			elog(ERROR, "column \"%s\" of customorder.%s is missing",
+				 table->cols[i], table->relname);
+		att = TupleDescAttr(tupdesc, attnum - 1);
+		table->attnums[i] = attnum;
+		table->byval[i] = att->attbyval;
+		table->typlen[i] = att->attlen;
+		table->typmod[i] = att->atttypmod;
+	}
+	table->relid = RelationGetRelid(rel);
+}
+
+/*
+ * Read a trigger tuple's rule columns.  The tuple is deformed once (a
+ * heap_getattr per column would walk it again after every variable-width
+ * column); the values point into the tuple.
+ */
+void
+co_row_read(CoTable *table, Relation rel, HeapTuple tuple,
+			Datum *values, bool *isnull)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Datum	   *all_values = palloc(tupdesc->natts * sizeof(Datum));
+	bool	   *all_isnull = palloc(tupdesc->natts * sizeof(bool));
+	int			i;
+
+	co_table_map(table, rel);
+	heap_deform_tuple(tuple, tupdesc, all_values, all_isnull);
+	for (i = 0; i < table->ncols; i++)
+	{
+		values[i] = all_values[table->attnums[i] - 1];
+		isnull[i] = all_isnull[table->attnums[i] - 1];
+	}
+	pfree(all_values);
+	pfree(all_isnull);
+}
+
+/* Do two reads of a row differ in rule column "col"?  (The table is mapped.) */
+bool
+co_row_changed(const CoTable *table, int col, const Datum *av, const bool *an,
+			   const Datum *bv, const bool *bn)
+{
+	if (an[col] != bn[col])
+		return true;
+	if (an[col])
+		return false;
+	return !datumIsEqual(av[col], bv[col], table->byval[col],
+						 table->typlen[col]);
+}
+
+/* Set rule columns of a trigger tuple (the table is mapped) */
+HeapTuple
+co_row_modify(const CoTable *table, Relation rel, HeapTuple tuple, int n,
+			  const int *cols, const Datum *values, const bool *isnull)
+{
+	int			attnums[CO_MAX_COLS];
+	int			i;
+
+	for (i = 0; i < n; i++)
+		attnums[i] = table->attnums[cols[i]];
+	return heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n, attnums,
+									 (Datum *) values, (bool *) isnull);
+}
+
+/* The kept plan that selects the rule columns by key, FOR UPDATE if "lock" */
+static SPIPlanPtr
+fetch_plan(CoTable *table, bool lock)
+{
+	StringInfoData sql;
+	Oid			argtypes[CO_MAX_COLS];
+	int			i;
+
+	if (table->fetch_plan[lock] != NULL)
+		return table->fetch_plan[lock];
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (i = 0; i < table->ncols; i++)
+		appendStringInfo(&sql, "%st.%s", i ? ", " : "", table->cols[i]);
+	appendStringInfo(&sql, " FROM customorder.%s t WHERE ", table->relname);
+	for (i = 0; i < table->nkeys; i++)
+	{
+		appendStringInfo(&sql, "%st.%s OPERATOR(pg_catalog.=) $%d",
+						 i ? " AND " : "", table->cols[i], i + 1);
+		argtypes[i] = INT8OID;
+	}
+	if (lock)
+		appendStringInfoString(&sql, " FOR UPDATE");
+	co_prepare(&table->fetch_plan[lock], sql.data, table->nkeys, argtypes);
+	pfree(sql.data);
+	return table->fetch_plan[lock];
+}
+
+/*
+ * Fetch a row by its key (bigints), locked FOR UPDATE when asked.  The
+ * values are copied into the caller's memory context.  Returns false when
+ * there is no such row.
+ */
+bool
+co_row_fetch(CoTable *table, const Datum *key, bool lock, Datum *values,
+			 bool *isnull)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	bool		found;
+
+	co_connect();
+	co_execute(fetch_plan(table, lock), key, NULL, !lock, 1);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		HeapTuple	copy = heap_copytuple(SPI_tuptable->vals[0]);
+		Datum	   *all_values = palloc(table->ncols * sizeof(Datum));
+
+		heap_deform_tuple(copy, SPI_tuptable->tupdesc, all_values, isnull);
+		memcpy(values, all_values, table->ncols * sizeof(Datum));
+		pfree(all_values);
+		MemoryContextSwitchTo(spi);
+	}
+	co_finish();
+	return found;
+}

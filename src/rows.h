@@ -1,0 +1,68 @@
+/*-------------------------------------------------------------------------
+ *
+ * rows.h
+ *	  The row-access layer: for each table the rules read, its rule columns
+ *	  in one fixed order, their attribute numbers (cached, forgotten on a
+ *	  relcache change), one read of a trigger tuple, "did this column
+ *	  change", and fetch by key with or without a row lock.
+ *
+ *	  Order-scoped rows are keyed (order_id, id): a key's first column is
+ *	  always order_id, so a distributed install routes each fetch to the
+ *	  order's shard.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CUSTOMORDER_ROWS_H
+#define CUSTOMORDER_ROWS_H
+
+#include "customorder.h"
+
+#include "access/htup.h"
+#include "utils/relcache.h"
+
+#define CO_MAX_COLS 32
+
+/*
+ * A table as the rules see it.  The static part names the columns; the
+ * cache part is filled on first use in a backend.
+ */
+typedef struct CoTable
+{
+	const char *relname;		/* in schema customorder */
+	const char *const *cols;	/* rule columns, in the C enum's order */
+	int			ncols;
+	int			nkeys;			/* cols[0 .. nkeys-1] are the key */
+	const char *what;			/* "order", "after-sale case", ... */
+
+	/* cache: attribute numbers and types of cols[] in the relation */
+	Oid			relid;
+	AttrNumber	attnums[CO_MAX_COLS];
+	bool		byval[CO_MAX_COLS];
+	int16		typlen[CO_MAX_COLS];
+	int32		typmod[CO_MAX_COLS];
+	SPIPlanPtr	fetch_plan[2];	/* [lock] */
+} CoTable;
+
+/* A row's rule columns as Datums; values may point into a tuple */
+typedef struct CoRowData
+{
+	Datum		v[CO_MAX_COLS];
+	bool		isnull[CO_MAX_COLS];
+} CoRowData;
+
+extern CoTable co_orders_table;
+extern CoTable co_cases_table;
+
+extern void co_table_map(CoTable *table, Relation rel);
+extern void co_row_read(CoTable *table, Relation rel, HeapTuple tuple,
+						Datum *values, bool *isnull);
+extern bool co_row_changed(const CoTable *table, int col,
+						   const Datum *av, const bool *an,
+						   const Datum *bv, const bool *bn);
+extern HeapTuple co_row_modify(const CoTable *table, Relation rel,
+							   HeapTuple tuple, int n, const int *cols,
+							   const Datum *values, const bool *isnull);
+extern bool co_row_fetch(CoTable *table, const Datum *key, bool lock,
+						 Datum *values, bool *isnull);
+
+#endif							/* CUSTOMORDER_ROWS_H */
