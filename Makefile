@@ -3,13 +3,21 @@
 MODULE_big = customorder
 OBJS = \
 	src/actors.o \
-	src/aftersale.o \
-	src/buttons.o \
-	src/casebuttons.o \
+	src/case_buttons.o \
+	src/case_machine.o \
+	src/case_trigger.o \
 	src/catalog.o \
 	src/clock.o \
+	src/eligibility.o \
+	src/engine.o \
 	src/evidence.o \
-	src/order.o \
+	src/fetch.o \
+	src/module.o \
+	src/order_buttons.o \
+	src/order_machine.o \
+	src/order_trigger.o \
+	src/queries.o \
+	src/rows.o \
 	src/util.o \
 	src/verify.o
 

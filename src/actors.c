@@ -14,7 +14,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "customorder.h"
+#include "machines.h"
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"

@@ -6,7 +6,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "customorder.h"
+#include "machines.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"

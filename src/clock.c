@@ -18,8 +18,6 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 
-PG_MODULE_MAGIC;
-
 PG_FUNCTION_INFO_V1(co_now_sql);
 
 static char *clock_setting = NULL;
@@ -155,14 +153,6 @@ co_define_gucs(void)
 							   clock_assign_hook,
 							   NULL);
 	MarkGUCPrefixReserved("customorder");
-}
-
-void		_PG_init(void);
-
-void
-_PG_init(void)
-{
-	co_define_gucs();
 }
 
 /*

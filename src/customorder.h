@@ -69,52 +69,6 @@ extern const char *const co_order_state_names[OS_COUNT];
 extern const char *const co_case_state_names[CS_COUNT + 1];
 
 /*
- * The columns of customorder.orders the rules read, in one fixed order.
- * Triggers map them onto the table's attribute numbers; buttons select them
- * in this order.
- */
-typedef enum OrderCol
-{
-	OC_ORDER_ID,
-	OC_SHOP_ID,
-	OC_PRODUCT_ID,
-	OC_BUYER_ID,
-	OC_AMOUNT,
-	OC_IS_CUSTOM,
-	OC_PAID_AT,
-	OC_SHIP_BY,
-	OC_STATE,
-	OC_CUSTOM_STARTED_AT,
-	OC_TRACKING_NO,
-	OC_SHIPPED_AT,
-	OC_SIGNED_AT,
-	OC_REFUNDED_AMOUNT,
-	OC_CATEGORY_ID,
-	OC_START_LOCK,
-	OC_HIGH_SCORE_THRESHOLD,
-	OC_EVIDENCE_REVIEW,
-	OC_PROMISED_SHIP,
-	OC_EVIDENCE_BUNDLE_ID,
-	OC_OPEN_AFTERSALE_ID,
-	OC_CLOSED_AT,
-	OC_COUNT
-} OrderCol;
-
-extern const char *const co_order_col_names[OC_COUNT];
-
-typedef struct OrderRow
-{
-	Datum		v[OC_COUNT];
-	bool		isnull[OC_COUNT];
-	OrderState	state;
-} OrderRow;
-
-/* Convenience accessors */
-#define ORD_ID(r)			DatumGetInt64((r)->v[OC_ORDER_ID])
-#define ORD_IS_CUSTOM(r)	DatumGetBool((r)->v[OC_IS_CUSTOM])
-#define ORD_PAID_AT(r)		DatumGetTimestampTz((r)->v[OC_PAID_AT])
-
-/*
  * Actions: the names of the buttons (and the logistics and platform events)
  * that change an order or a case.
  */
@@ -155,32 +109,6 @@ typedef struct CoRefusal
 } CoRefusal;
 
 /*
- * What an order guard sees.  "probe" is set when order_buttons asks whether a
- * button would be blue: checks of the button's own arguments are skipped.
- */
-typedef struct OrderGuardCtx
-{
-	const OrderRow *old;
-	const OrderRow *new;
-	bool		probe;
-} OrderGuardCtx;
-
-typedef CoRefusal *(*OrderGuardFn) (const OrderGuardCtx *ctx);
-
-typedef struct OrderTransition
-{
-	OrderState	from;
-	CoAction	action;
-	OrderState	to;
-	OrderGuardFn guard;
-	const char *guard_name;
-	const char *rule;
-} OrderTransition;
-
-extern const OrderTransition co_order_transitions[];
-extern const int co_order_transition_count;
-
-/*
  * Internal permits: a trigger that changes another row of the same order
  * (the case trigger applying a refund to its order, the item trigger
  * counting into its bundle) says so here, for that order only.
@@ -214,8 +142,6 @@ extern int64 co_acting_buyer_id(void);
 #define CO_WHO_ANYONE		(CO_WHO_PLATFORM | CO_WHO_MERCHANT | CO_WHO_BUYER)
 extern void co_authorize(const char *button, int who, int64 shop_id,
 						 int64 buyer_id);
-extern void co_authorize_order(const char *button, int who,
-							   const OrderRow *order);
 
 /* util.c */
 extern SPIPlanPtr co_prepare(SPIPlanPtr *cache, const char *sql,
@@ -250,28 +176,5 @@ extern CoRefusal *co_tracking_refusal(const char *button, const char *rule,
 extern char *co_text_arg(FunctionCallInfo fcinfo, int argno);
 extern void co_check_money(Datum amount, const char *button,
 						   const char *argname, bool must_fit_column);
-
-/* order.c */
-extern void co_order_fetch(int64 order_id, const char *button, bool lock,
-						   OrderRow *row);
-extern void co_order_row_from_tuple(HeapTuple tuple, TupleDesc tupdesc,
-									OrderRow *row);
-extern const OrderTransition *co_order_choose(const OrderRow *old,
-											  CoAction action,
-											  OrderRow *proposed,
-											  bool probe,
-											  CoRefusal **refusal);
-extern OrderState co_order_apply(const OrderRow *old, CoAction action,
-								 OrderRow *proposed);
-extern bool co_order_in_effect(OrderState state);
-extern bool co_order_before_shipment(OrderState state);
-
-/* evidence.c */
-extern int64 co_evidence_store(int64 order_id, const char *purpose,
-							   Datum aftersale_id, bool aftersale_isnull,
-							   Jsonb *items, const char *button);
-
-/* refunds.c */
-extern bool co_order_instant_refund_applies(const OrderRow *row);
 
 #endif							/* CUSTOMORDER_H */

@@ -54,17 +54,20 @@ co_choose(const CoMachine *m, CoGuardCtx *ctx, int action, int to,
 		const CoTransition *t = &m->rows[i];
 		CoRow		candidate = *written;
 		CoRefusal  *r = NULL;
+		uint32		allowed;
 
 		if (t->from != from || (action >= 0 && (int) t->action != action) ||
 			(to >= 0 && t->to != to))
 			continue;
 		candidate.state = t->to;
 		ctx->new = &candidate;
-		if ((changed & ~t->may_change) != 0 && !ctx->probe)
+		allowed = t->may_change |
+			(t->stamp != CO_NO_STAMP ? CO_BIT(t->stamp) : 0);
+		if ((changed & ~allowed) != 0 && !ctx->probe)
 		{
 			int			col;
 
-			for (col = 0; !(changed & ~t->may_change & CO_BIT(col)); col++)
+			for (col = 0; !(changed & ~allowed & CO_BIT(col)); col++)
 				;
 			r = m->bad_column(ctx, t, col);
 		}

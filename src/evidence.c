@@ -14,7 +14,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "customorder.h"
+#include "machines.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -30,10 +30,7 @@
 PG_FUNCTION_INFO_V1(co_bundle_trigger);
 PG_FUNCTION_INFO_V1(co_item_trigger);
 PG_FUNCTION_INFO_V1(co_evidence_truncate_trigger);
-PG_FUNCTION_INFO_V1(co_submit_custom_evidence);
 PG_FUNCTION_INFO_V1(co_view_custom_evidence);
-PG_FUNCTION_INFO_V1(co_review_evidence);
-PG_FUNCTION_INFO_V1(co_bundle_verdict_trigger);
 
 /*
  * The button whose items the item trigger is judging, so that its messages
@@ -839,35 +836,6 @@ co_evidence_truncate_trigger(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/* submit_custom_evidence(order_id, items) -> new order state (S4, S5) */
-Datum
-co_submit_custom_evidence(PG_FUNCTION_ARGS)
-{
-	const char *button = "submit_custom_evidence";
-	OrderRow	old;
-	OrderRow	proposed;
-	CoRefusal  *refusal;
-	int64		bundle_id;
-	OrderState	to;
-
-	co_require_arg(fcinfo, 0, button, "order_id");
-	co_require_arg(fcinfo, 1, button, "items");
-
-	co_order_fetch(PG_GETARG_INT64(0), button, true, &old);
-	co_authorize_order(button, CO_WHO_MERCHANT, &old);
-	proposed = old;
-	if (co_order_choose(&old, ACT_SUBMIT_EVIDENCE, &proposed, true, &refusal) == NULL)
-		co_raise(refusal);
-
-	bundle_id = co_evidence_store(ORD_ID(&old), "production", (Datum) 0, true,
-								  PG_GETARG_JSONB_P(1), button);
-	proposed = old;
-	proposed.v[OC_EVIDENCE_BUNDLE_ID] = Int64GetDatum(bundle_id);
-	proposed.isnull[OC_EVIDENCE_BUNDLE_ID] = false;
-	to = co_order_apply(&old, ACT_SUBMIT_EVIDENCE, &proposed);
-	PG_RETURN_TEXT_P(cstring_to_text(co_order_state_names[to]));
-}
-
 /*
  * view_custom_evidence(order_id): every submitted bundle of the order with
  * its items, production evidence and after-sale proof alike (S6).
@@ -916,92 +884,3 @@ co_view_custom_evidence(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/*
- * review_evidence(order_id, approve, note) -> new order state: the platform's
- * verdict on the bundle of an order in evidence_review (S5).
- */
-Datum
-co_review_evidence(PG_FUNCTION_ARGS)
-{
-	static SPIPlanPtr plan = NULL;
-	const char *button = "review_evidence";
-	Oid			argtypes[4] = {INT8OID, INT8OID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	OrderRow	old;
-	OrderRow	proposed;
-	CoRefusal  *refusal;
-	bool		approve;
-	CoAction	action;
-	OrderRow	after;
-
-	co_require_arg(fcinfo, 0, button, "order_id");
-	co_require_arg(fcinfo, 1, button, "approve");
-	approve = PG_GETARG_BOOL(1);
-	action = approve ? ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT;
-
-	co_order_fetch(PG_GETARG_INT64(0), button, true, &old);
-	co_authorize_order(button, CO_WHO_PLATFORM, &old);
-	proposed = old;
-	if (co_order_choose(&old, action, &proposed, true, &refusal) == NULL)
-		co_raise(refusal);
-
-	co_connect();
-	plan = co_prepare(&plan,
-					  "UPDATE customorder.evidence_bundles b "
-					  "SET review_state = $3, review_note = $4 "
-					  "WHERE b.order_id OPERATOR(pg_catalog.=) $1 "
-					  "AND b.bundle_id OPERATOR(pg_catalog.=) $2",
-					  4, argtypes);
-	values[0] = old.v[OC_ORDER_ID];
-	values[1] = old.v[OC_EVIDENCE_BUNDLE_ID];
-	nulls[1] = old.isnull[OC_EVIDENCE_BUNDLE_ID] ? 'n' : ' ';
-	values[2] = CStringGetTextDatum(approve ? "approved" : "rejected");
-	if (PG_ARGISNULL(2))
-		nulls[3] = 'n';
-	else
-		values[3] = PG_GETARG_DATUM(2);
-	co_execute(plan, values, nulls, false, 0);
-	co_finish();
-
-	/* the verdict trigger has moved the order */
-	co_order_fetch(ORD_ID(&old), button, true, &after);
-	PG_RETURN_TEXT_P(cstring_to_text(co_order_state_names[after.state]));
-}
-
-/*
- * AFTER a production bundle gets its verdict, the order takes it (S5):
- * approved -> in_production, rejected -> awaiting_evidence.  The order
- * trigger judges that change like any other.  So a raw verdict cannot leave
- * an order in evidence_review behind a reviewed bundle.
- */
-Datum
-co_bundle_verdict_trigger(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	tupdesc;
-	HeapTuple	newtuple = trigdata->tg_newtuple;
-	bool		isnull;
-	char	   *verdict;
-	OrderRow	old;
-	OrderRow	proposed;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		elog(ERROR, "co_bundle_verdict_trigger: must be fired after update, for each row");
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-
-	get_col(trigdata->tg_trigtuple, tupdesc, "review_state", &isnull);
-	if (!isnull)
-		return PointerGetDatum(NULL);
-	verdict = TextDatumGetCString(get_col(newtuple, tupdesc, "review_state", &isnull));
-
-	co_order_fetch(DatumGetInt64(get_col(newtuple, tupdesc, "order_id", &isnull)),
-				   "review_evidence", true, &old);
-	proposed = old;
-	co_order_apply(&old, strcmp(verdict, "approved") == 0 ?
-				   ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT, &proposed);
-	return PointerGetDatum(NULL);
-}

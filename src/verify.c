@@ -17,7 +17,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "customorder.h"
+#include "machines.h"
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"

@@ -1,0 +1,365 @@
+/*-------------------------------------------------------------------------
+ *
+ * case_buttons.c
+ *	  The buyer's request (申请退款) and the after-sale buttons of both
+ *	  scenarios of the merchant guide (A1-A3) with the buyer's answers.
+ *
+ *	  Each expresses intent: it declares its press and writes the case (the
+ *	  columns its arguments give); the case trigger locks the order,
+ *	  authorizes the actor, fills what the transition computes (money),
+ *	  chooses the transition and decides, once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "machines.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+PG_FUNCTION_INFO_V1(co_request_refund);
+PG_FUNCTION_INFO_V1(co_withdraw_refund);
+PG_FUNCTION_INFO_V1(co_agree_refund);
+PG_FUNCTION_INFO_V1(co_insist_reject);
+PG_FUNCTION_INFO_V1(co_communicate);
+PG_FUNCTION_INFO_V1(co_continue_reject);
+PG_FUNCTION_INFO_V1(co_insist_ship);
+PG_FUNCTION_INFO_V1(co_propose_refund_amount);
+PG_FUNCTION_INFO_V1(co_accept_refund_amount);
+PG_FUNCTION_INFO_V1(co_decline_refund_amount);
+PG_FUNCTION_INFO_V1(co_supplement_evidence);
+
+/*
+ * A case button: its action, who presses it, and the columns its arguments
+ * write ($3, $4 of its UPDATE, after the case's key $1, $2).
+ */
+typedef struct CaseButton
+{
+	const char *name;
+	CoAction	action;
+	int			who;
+	int			nargs;
+	CaseCol		cols[2];
+	Oid			types[2];
+} CaseButton;
+
+static const CaseButton case_buttons[] = {
+	{"withdraw_refund", ACT_WITHDRAW, CO_WHO_BUYER, 0},
+	{"agree_refund", ACT_AGREE_REFUND, CO_WHO_MERCHANT, 0},
+	{"insist_reject", ACT_INSIST_REJECT, CO_WHO_MERCHANT, 0},
+	{"communicate", ACT_COMMUNICATE, CO_WHO_MERCHANT, 1,
+	{CC_COMM_REASON}, {TEXTOID}},
+	{"continue_reject", ACT_CONTINUE_REJECT, CO_WHO_MERCHANT, 2,
+	{CC_REJECT_REASON, CC_PROOF_BUNDLE_ID}, {TEXTOID, INT8OID}},
+	{"insist_ship", ACT_INSIST_SHIP, CO_WHO_MERCHANT, 1,
+	{CC_TRACKING_NO}, {TEXTOID}},
+	{"propose_refund_amount", ACT_PROPOSE_AMOUNT, CO_WHO_MERCHANT, 1,
+	{CC_PROPOSED_AMOUNT}, {NUMERICOID}},
+	{"accept_refund_amount", ACT_ACCEPT_AMOUNT, CO_WHO_BUYER, 0},
+	{"decline_refund_amount", ACT_DECLINE_AMOUNT, CO_WHO_BUYER, 0},
+	{"supplement_evidence", ACT_SUPPLEMENT_EVIDENCE, CO_WHO_BUYER, 1,
+	{CC_BUYER_BUNDLE_ID}, {INT8OID}},
+};
+
+/* The kept UPDATE of a button, writing its argument columns */
+static SPIPlanPtr
+button_plan(const CaseButton *b)
+{
+	static SPIPlanPtr plans[lengthof(case_buttons)];
+	SPIPlanPtr *plan = &plans[b - case_buttons];
+	StringInfoData sql;
+	Oid			argtypes[4] = {INT8OID, INT8OID, InvalidOid, InvalidOid};
+	int			i;
+
+	if (*plan != NULL)
+		return *plan;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "UPDATE customorder.aftersales a SET ");
+	if (b->nargs == 0)
+		appendStringInfoString(&sql, "state = a.state");
+	for (i = 0; i < b->nargs; i++)
+	{
+		appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
+						 co_case_col_names[b->cols[i]], i + 3);
+		argtypes[i + 2] = b->types[i];
+	}
+	appendStringInfoString(&sql,
+						   " WHERE a.order_id OPERATOR(pg_catalog.=) $1"
+						   " AND a.aftersale_id OPERATOR(pg_catalog.=) $2"
+						   " RETURNING a.state");
+	co_prepare(plan, sql.data, b->nargs + 2, argtypes);
+	pfree(sql.data);
+	return *plan;
+}
+
+/*
+ * Press button b on the case "aftersale_id" with its arguments; returns
+ * the case's new state.  "order_id" is the case's order when the caller
+ * has fetched it already, else 0.
+ */
+static CaseState
+press(const CaseButton *b, int64 aftersale_id, int64 order_id,
+	  const Datum *args, const bool *argnull)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	CaseState	state;
+	bool		isnull;
+	int			i;
+
+	/* the case's order, unlocked: the UPDATE locks the case first */
+	if (order_id == 0 && !co_case_order_id(aftersale_id, &order_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
+						b->name, aftersale_id),
+				 errhint("Check the aftersale_id returned by request_refund().")));
+	values[0] = Int64GetDatum(order_id);
+	values[1] = Int64GetDatum(aftersale_id);
+	for (i = 0; i < b->nargs; i++)
+	{
+		values[i + 2] = args[i];
+		nulls[i + 2] = argnull[i] ? 'n' : ' ';
+	}
+	co_connect();
+	co_case_press(order_id, aftersale_id, b->action, b->name, b->who,
+				  button_plan(b), values, nulls);
+	state = co_case_state_from_datum(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1,
+												   &isnull));
+	co_finish();
+	return state;
+}
+
+static const CaseButton *
+button(CoAction action)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(case_buttons); i++)
+		if (case_buttons[i].action == action)
+			return &case_buttons[i];
+	elog(ERROR, "customorder: no case button for action %d", action);
+	return NULL;
+}
+
+static Datum
+state_text(CaseState state)
+{
+	return PointerGetDatum(cstring_to_text(co_case_state_names[state]));
+}
+
+/* A button whose only argument is the case */
+static Datum
+press_case_only(FunctionCallInfo fcinfo, CoAction action)
+{
+	const CaseButton *b = button(action);
+
+	co_require_arg(fcinfo, 0, b->name, "aftersale_id");
+	return state_text(press(b, PG_GETARG_INT64(0), 0, NULL, NULL));
+}
+
+/* A button with one argument after the case; "required" refuses a NULL */
+static Datum
+press_one_arg(FunctionCallInfo fcinfo, CoAction action, const char *argname,
+			  Datum arg, bool required)
+{
+	const CaseButton *b = button(action);
+	bool		argnull = PG_ARGISNULL(1);
+
+	co_require_arg(fcinfo, 0, b->name, "aftersale_id");
+	if (required)
+		co_require_arg(fcinfo, 1, b->name, argname);
+	return state_text(press(b, PG_GETARG_INT64(0), 0, &arg, &argnull));
+}
+
+/*
+ * request_refund(order_id, kind, reason) -> aftersale_id.  Before
+ * customization is in effect the case is born instant_refunded and the order
+ * cancelled (F2); afterwards it opens a case the merchant decides (F3).
+ */
+Datum
+co_request_refund(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	const char *button_name = "request_refund";
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	bool		isnull;
+	int64		aftersale_id;
+
+	co_require_arg(fcinfo, 0, button_name, "order_id");
+	co_require_arg(fcinfo, 1, button_name, "kind");
+	co_require_arg(fcinfo, 2, button_name, "reason");
+	co_connect();
+	plan = co_prepare(&plan,
+					  "INSERT INTO customorder.aftersales "
+					  "(aftersale_id, order_id, kind, reason) "
+					  "OVERRIDING SYSTEM VALUE VALUES (NULL, $1, $2, $3) "
+					  "RETURNING aftersale_id",
+					  3, argtypes);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_GETARG_DATUM(2);
+	co_case_press(PG_GETARG_INT64(0), 0, ACT_REQUEST_REFUND, button_name,
+				  CO_WHO_BUYER, plan, values, NULL);
+	aftersale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1,
+											   &isnull));
+	co_finish();
+	PG_RETURN_INT64(aftersale_id);
+}
+
+/* withdraw_refund(aftersale_id): 撤销申请 (A3) */
+Datum
+co_withdraw_refund(PG_FUNCTION_ARGS)
+{
+	return press_case_only(fcinfo, ACT_WITHDRAW);
+}
+
+/* agree_refund(aftersale_id): 同意退款 (A1.1, A2.1) */
+Datum
+co_agree_refund(PG_FUNCTION_ARGS)
+{
+	return press_case_only(fcinfo, ACT_AGREE_REFUND);
+}
+
+/* insist_reject(aftersale_id): 坚持驳回 (A1.2, A2.2) */
+Datum
+co_insist_reject(PG_FUNCTION_ARGS)
+{
+	return press_case_only(fcinfo, ACT_INSIST_REJECT);
+}
+
+/*
+ * communicate(aftersale_id, reason) -> the script sent: 先沟通 + 提交.
+ * The case trigger records the platform's default script for the situation
+ * (the case guard judges the reason, unknown ones included).  Pressing it
+ * again with the same reason while communicating sends nothing new and
+ * returns the script already sent.
+ */
+Datum
+co_communicate(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	text	   *script;
+
+	press_one_arg(fcinfo, ACT_COMMUNICATE, "reason",
+				  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), false);
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT m.script FROM customorder.communications m "
+					  "WHERE m.aftersale_id OPERATOR(pg_catalog.=) $1 "
+					  "ORDER BY m.comm_no DESC LIMIT 1",
+					  1, argtypes);
+	co_execute(plan, &fcinfo->args[0].value, NULL, false, 1);
+	if (SPI_processed != 1)
+		elog(ERROR, "communicate: no communication recorded");
+	{
+		char	   *s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		/* allocated outside SPI's context, so it survives SPI_finish */
+		script = (text *) SPI_palloc(VARHDRSZ + strlen(s));
+		SET_VARSIZE(script, VARHDRSZ + strlen(s));
+		memcpy(VARDATA(script), s, strlen(s));
+	}
+	co_finish();
+	PG_RETURN_TEXT_P(script);
+}
+
+/*
+ * Buttons that upload a bundle (continue_reject, supplement_evidence): lock
+ * the case and its order and check the actor before anything is stored,
+ * store the bundle tagged with its purpose and case, then press with the
+ * bundle named.
+ */
+static Datum
+press_with_bundle(FunctionCallInfo fcinfo, CoAction action, int items_argno)
+{
+	const CaseButton *b = button(action);
+	CaseRow		kase;
+	OrderRow	order;
+	const char *purpose;
+	Datum		args[2];
+	bool		argnull[2] = {false, false};
+	int64		bundle_id;
+
+	co_require_arg(fcinfo, 0, b->name, "aftersale_id");
+	co_require_arg(fcinfo, items_argno, b->name, "items");
+	co_case_fetch(PG_GETARG_INT64(0), b->name, true, &kase, &order);
+	co_authorize_order(b->name, b->who, &order);
+	if (action == ACT_SUPPLEMENT_EVIDENCE)
+		purpose = "buyer_supplement";
+	else if (co_order_shipped(&order))
+		purpose = "logistics_proof";
+	else
+		purpose = "rejection_proof";
+	bundle_id = co_evidence_store(ORD_ID(&order), purpose,
+								  kase.v[CC_AFTERSALE_ID], false,
+								  PG_GETARG_JSONB_P(items_argno), b->name);
+
+	/* continue_reject: (reason, bundle); supplement_evidence: (bundle) */
+	if (action == ACT_CONTINUE_REJECT)
+	{
+		args[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+		argnull[0] = PG_ARGISNULL(1);
+	}
+	args[b->nargs - 1] = Int64GetDatum(bundle_id);
+	return state_text(press(b, CASE_ID(&kase), ORD_ID(&order), args,
+							argnull));
+}
+
+/* continue_reject(aftersale_id, reason, items): 继续驳回 (A1.2, A2.3) */
+Datum
+co_continue_reject(PG_FUNCTION_ARGS)
+{
+	return press_with_bundle(fcinfo, ACT_CONTINUE_REJECT, 2);
+}
+
+/* supplement_evidence(aftersale_id, items): 补充凭证, the buyer (A2.2) */
+Datum
+co_supplement_evidence(PG_FUNCTION_ARGS)
+{
+	return press_with_bundle(fcinfo, ACT_SUPPLEMENT_EVIDENCE, 1);
+}
+
+/* insist_ship(aftersale_id, tracking_no): 坚持发货 (A1.3) */
+Datum
+co_insist_ship(PG_FUNCTION_ARGS)
+{
+	return press_one_arg(fcinfo, ACT_INSIST_SHIP, "tracking_no",
+						 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), true);
+}
+
+/* propose_refund_amount(aftersale_id, amount): 与消费者协商退款金额 (A2.2) */
+Datum
+co_propose_refund_amount(PG_FUNCTION_ARGS)
+{
+	Datum		amount = (Datum) 0;
+
+	if (!PG_ARGISNULL(1))
+	{
+		co_check_money(PG_GETARG_DATUM(1), "propose_refund_amount", "amount",
+					   false);
+		/* money has two decimals; round before judging */
+		amount = DirectFunctionCall2(numeric_round, PG_GETARG_DATUM(1),
+									 Int32GetDatum(2));
+	}
+	return press_one_arg(fcinfo, ACT_PROPOSE_AMOUNT, "amount", amount, true);
+}
+
+/* accept_refund_amount(aftersale_id): the buyer accepts the proposal */
+Datum
+co_accept_refund_amount(PG_FUNCTION_ARGS)
+{
+	return press_case_only(fcinfo, ACT_ACCEPT_AMOUNT);
+}
+
+/* decline_refund_amount(aftersale_id): the buyer declines the proposal */
+Datum
+co_decline_refund_amount(PG_FUNCTION_ARGS)
+{
+	return press_case_only(fcinfo, ACT_DECLINE_AMOUNT);
+}

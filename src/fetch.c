@@ -1,0 +1,162 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch.c
+ *	  The order and case tables as the row-access layer sees them, and
+ *	  fetching an order or a case (with its order) by id for the buttons and
+ *	  queries.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "machines.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+const char *const co_order_col_names[OC_COUNT] = {
+	"order_id", "shop_id", "product_id", "buyer_id", "amount", "is_custom",
+	"paid_at", "ship_by", "state", "custom_started_at", "tracking_no",
+	"shipped_at", "signed_at", "refunded_amount", "category_id",
+	"start_lock", "high_score_threshold", "evidence_review",
+	"promised_ship", "evidence_bundle_id", "open_aftersale_id", "closed_at"
+};
+
+const char *const co_case_col_names[CC_COUNT] = {
+	"order_id", "aftersale_id", "kind", "reason", "state", "requested_at",
+	"refund_amount", "proposed_amount", "comm_reason", "communicated_at",
+	"reject_reason", "proof_bundle_id", "tracking_no", "buyer_bundle_id",
+	"closed_at"
+};
+
+const char *const co_kind_names[KIND_COUNT] = {"refund_only", "return_refund"};
+
+const char *const co_reason_names[REASON_COUNT] = {
+	"no_reason", "quality", "wrong_quantity", "not_received", "not_as_agreed"
+};
+
+const char *const co_comm_reason_names[COMM_COUNT] = {
+	"in_transit", "negotiate_amount", "invite_evidence", "agreement_reached",
+	"signed_not_received"
+};
+
+CoTable		co_orders_table = {
+	"orders", co_order_col_names, OC_COUNT, 1, "order"
+};
+
+CoTable		co_cases_table = {
+	"aftersales", co_case_col_names, CC_COUNT, 2, "after-sale case"
+};
+
+/*
+ * Fetch an order's rule columns, locked FOR UPDATE when asked.  A missing
+ * order is P0002.
+ */
+void
+co_order_fetch(int64 order_id, const char *button, bool lock, OrderRow *row)
+{
+	Datum		key = Int64GetDatum(order_id);
+
+	if (!co_row_fetch(&co_orders_table, &key, lock, row->v, row->isnull))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: order " INT64_FORMAT " does not exist",
+						button, order_id),
+				 errhint("Check the order_id returned by place_order().")));
+	row->state = co_order_state_from_datum(row->v[OC_STATE]);
+}
+
+/* Decode a case's kind and reason: -1 when unknown, -2 when null */
+void
+co_case_decode_request(CaseRow *row)
+{
+	row->kind = row->isnull[CC_KIND] ? -2 :
+		co_lookup_label(co_kind_names, KIND_COUNT,
+						TextDatumGetCString(row->v[CC_KIND]));
+	row->reason = row->isnull[CC_REASON] ? -2 :
+		co_lookup_label(co_reason_names, REASON_COUNT,
+						TextDatumGetCString(row->v[CC_REASON]));
+}
+
+/* A request names a known kind and reason: 22004 when null, 22023 unknown */
+void
+co_case_check_request(const CaseRow *row)
+{
+	if (row->kind == -2 || row->reason == -2)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("request_refund: %s must not be null",
+						row->kind == -2 ? "kind" : "reason"),
+				 errhint("kind is refund_only or return_refund; reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+	if (row->kind < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown kind \"%s\"",
+						TextDatumGetCString(row->v[CC_KIND])),
+				 errhint("kind is refund_only or return_refund.")));
+	if (row->reason < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_refund: unknown reason \"%s\"",
+						TextDatumGetCString(row->v[CC_REASON])),
+				 errhint("reason is no_reason, quality, wrong_quantity, not_received or not_as_agreed.")));
+}
+
+/*
+ * The order a case belongs to.  Cases are keyed (order_id, aftersale_id);
+ * a button knows only the case's id, so this looks up its order first.
+ */
+bool
+co_case_order_id(int64 aftersale_id, int64 *order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		found;
+	bool		isnull;
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT a.order_id FROM customorder.aftersales a "
+					  "WHERE a.aftersale_id OPERATOR(pg_catalog.=) $1",
+					  1, argtypes);
+	values[0] = Int64GetDatum(aftersale_id);
+	co_execute(plan, values, NULL, true, 1);
+	found = SPI_processed == 1;
+	if (found)
+		*order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1,
+												&isnull));
+	co_finish();
+	return found;
+}
+
+/*
+ * Fetch a case by id and its order, both locked FOR UPDATE when asked.  The
+ * case row is locked first, then the order: the same order a raw UPDATE of
+ * the case takes (the executor locks the case row, then its trigger locks
+ * the order), so a button and a raw update cannot deadlock.  Both are locked
+ * before anything is judged.  A missing case is P0002.
+ */
+void
+co_case_fetch(int64 aftersale_id, const char *button, bool lock,
+			  CaseRow *row, OrderRow *order)
+{
+	Datum		key[2];
+	int64		order_id;
+	bool		found = co_case_order_id(aftersale_id, &order_id);
+
+	if (found)
+	{
+		key[0] = Int64GetDatum(order_id);
+		key[1] = Int64GetDatum(aftersale_id);
+		found = co_row_fetch(&co_cases_table, key, lock, row->v, row->isnull);
+	}
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
+						button, aftersale_id),
+				 errhint("Check the aftersale_id returned by request_refund().")));
+	row->state = co_case_state_from_datum(row->v[CC_STATE]);
+	co_case_decode_request(row);
+	co_order_fetch(order_id, button, lock, order);
+}

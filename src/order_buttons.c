@@ -1,0 +1,179 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_buttons.c
+ *	  The order's buttons: Start (开始定制), production evidence (提交定制凭证)
+ *	  and the platform's review of it, ship (发货) and signed (签收).
+ *
+ *	  Each expresses intent: it declares its press and writes the order;
+ *	  the order trigger authorizes the actor, chooses the transition and
+ *	  decides, once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "machines.h"
+
+#include "catalog/pg_type.h"
+#include "access/htup_details.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(co_start_customization);
+PG_FUNCTION_INFO_V1(co_ship);
+PG_FUNCTION_INFO_V1(co_mark_signed);
+PG_FUNCTION_INFO_V1(co_submit_custom_evidence);
+PG_FUNCTION_INFO_V1(co_review_evidence);
+PG_FUNCTION_INFO_V1(co_bundle_verdict_trigger);
+
+static Datum
+state_text(OrderState state)
+{
+	return PointerGetDatum(cstring_to_text(co_order_state_names[state]));
+}
+
+/* start_customization(order_id): 开始定制 (S2-S4) */
+Datum
+co_start_customization(PG_FUNCTION_ARGS)
+{
+	co_require_arg(fcinfo, 0, "start_customization", "order_id");
+	return state_text(co_order_press(PG_GETARG_INT64(0), ACT_START,
+									 "start_customization", CO_WHO_MERCHANT,
+									 -1, (Datum) 0, true));
+}
+
+/* ship(order_id, tracking_no): 发货 */
+Datum
+co_ship(PG_FUNCTION_ARGS)
+{
+	co_require_arg(fcinfo, 0, "ship", "order_id");
+	co_require_arg(fcinfo, 1, "ship", "tracking_no");
+	return state_text(co_order_press(PG_GETARG_INT64(0), ACT_SHIP, "ship",
+									 CO_WHO_MERCHANT, OC_TRACKING_NO,
+									 PG_GETARG_DATUM(1), false));
+}
+
+/* mark_signed(order_id): 签收, reported by logistics */
+Datum
+co_mark_signed(PG_FUNCTION_ARGS)
+{
+	co_require_arg(fcinfo, 0, "mark_signed", "order_id");
+	return state_text(co_order_press(PG_GETARG_INT64(0), ACT_MARK_SIGNED,
+									 "mark_signed", CO_WHO_PLATFORM,
+									 -1, (Datum) 0, true));
+}
+
+/*
+ * submit_custom_evidence(order_id, items) -> new order state (S4, S5).  The
+ * order is locked and the merchant checked before the bundle is stored;
+ * the press then names the bundle and the trigger judges it.
+ */
+Datum
+co_submit_custom_evidence(PG_FUNCTION_ARGS)
+{
+	const char *button = "submit_custom_evidence";
+	OrderRow	order;
+	int64		bundle_id;
+
+	co_require_arg(fcinfo, 0, button, "order_id");
+	co_require_arg(fcinfo, 1, button, "items");
+	co_order_fetch(PG_GETARG_INT64(0), button, true, &order);
+	co_authorize_order(button, CO_WHO_MERCHANT, &order);
+	if (!co_action_offered(&co_order_machine, order.state, ACT_SUBMIT_EVIDENCE))
+	{
+		CoGuardCtx	ctx = {&order, &order, &order, false};
+
+		co_raise(co_order_machine.no_row(&ctx, order.state,
+										 ACT_SUBMIT_EVIDENCE, -1));
+	}
+	bundle_id = co_evidence_store(ORD_ID(&order), "production", (Datum) 0,
+								  true, PG_GETARG_JSONB_P(1), button);
+	return state_text(co_order_press(ORD_ID(&order), ACT_SUBMIT_EVIDENCE,
+									 button, 0, OC_EVIDENCE_BUNDLE_ID,
+									 Int64GetDatum(bundle_id), false));
+}
+
+/*
+ * review_evidence(order_id, approve, note) -> new order state: the
+ * platform's verdict on the bundle of an order in evidence_review (S5).
+ * The verdict is written on the bundle; its AFTER trigger moves the order.
+ */
+Datum
+co_review_evidence(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	const char *button = "review_evidence";
+	Oid			argtypes[4] = {INT8OID, INT8OID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	OrderRow	order;
+	bool		approve;
+
+	co_require_arg(fcinfo, 0, button, "order_id");
+	co_require_arg(fcinfo, 1, button, "approve");
+	approve = PG_GETARG_BOOL(1);
+	co_order_fetch(PG_GETARG_INT64(0), button, true, &order);
+	co_authorize_order(button, CO_WHO_PLATFORM, &order);
+	if (!co_action_offered(&co_order_machine, order.state,
+						   approve ? ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT))
+	{
+		CoGuardCtx	ctx = {&order, &order, &order, false};
+
+		co_raise(co_order_machine.no_row(&ctx, order.state,
+										 approve ? ACT_REVIEW_APPROVE :
+										 ACT_REVIEW_REJECT, -1));
+	}
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "UPDATE customorder.evidence_bundles b "
+					  "SET review_state = $3, review_note = $4 "
+					  "WHERE b.order_id OPERATOR(pg_catalog.=) $1 "
+					  "AND b.bundle_id OPERATOR(pg_catalog.=) $2",
+					  4, argtypes);
+	values[0] = order.v[OC_ORDER_ID];
+	values[1] = order.v[OC_EVIDENCE_BUNDLE_ID];
+	nulls[1] = order.isnull[OC_EVIDENCE_BUNDLE_ID] ? 'n' : ' ';
+	values[2] = CStringGetTextDatum(approve ? "approved" : "rejected");
+	if (PG_ARGISNULL(2))
+		nulls[3] = 'n';
+	else
+		values[3] = PG_GETARG_DATUM(2);
+	co_execute(plan, values, nulls, false, 0);
+	co_finish();
+
+	/* the verdict trigger has moved the order */
+	co_order_fetch(ORD_ID(&order), button, true, &order);
+	return state_text(order.state);
+}
+
+/*
+ * AFTER a production bundle gets its verdict, the order takes it (S5):
+ * approved -> in_production, rejected -> awaiting_evidence, pressed as the
+ * review's action, so a raw verdict cannot leave an order in
+ * evidence_review behind a reviewed bundle.
+ */
+Datum
+co_bundle_verdict_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = co_check_trigger(fcinfo, "co_bundle_verdict_trigger",
+											 CO_TRIGGER_AFTER | CO_TRIGGER_ROW);
+	TupleDesc	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	int			verdict_col = SPI_fnumber(tupdesc, "review_state");
+	int			order_col = SPI_fnumber(tupdesc, "order_id");
+	bool		isnull;
+	char	   *verdict;
+	Datum		order_id;
+
+	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		elog(ERROR, "co_bundle_verdict_trigger: must be fired by UPDATE");
+	heap_getattr(trigdata->tg_trigtuple, verdict_col, tupdesc, &isnull);
+	if (!isnull)
+		return PointerGetDatum(NULL);
+	verdict = TextDatumGetCString(heap_getattr(trigdata->tg_newtuple,
+											   verdict_col, tupdesc, &isnull));
+	order_id = heap_getattr(trigdata->tg_newtuple, order_col, tupdesc, &isnull);
+	co_order_press(DatumGetInt64(order_id),
+				   strcmp(verdict, "approved") == 0 ?
+				   ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT,
+				   "review_evidence", 0, -1, (Datum) 0, true);
+	return PointerGetDatum(NULL);
+}

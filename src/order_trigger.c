@@ -1,0 +1,373 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_trigger.c
+ *	  The BEFORE trigger on customorder.orders, which accepts exactly the
+ *	  changes the order machine lists, whoever makes them, and the write an
+ *	  order button makes (its press).
+ *
+ *	  A button declares its press and writes the order; the trigger chooses
+ *	  the transition by the pressed action and decides once.  A raw UPDATE
+ *	  is judged by (from, to).  INSERTs start paid and take the L4 snapshot.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "machines.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(co_order_trigger);
+
+/* Columns fixed when the order is placed (L4 snapshot and payment) */
+static const OrderCol fixed_cols[] = {
+	OC_ORDER_ID, OC_SHOP_ID, OC_PRODUCT_ID, OC_BUYER_ID, OC_AMOUNT,
+	OC_IS_CUSTOM, OC_PAID_AT, OC_SHIP_BY, OC_CATEGORY_ID, OC_START_LOCK,
+	OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW, OC_PROMISED_SHIP
+};
+
+/* Columns a transition writes or stamps (CoTransition.may_change, .stamp) */
+static const OrderCol transition_cols[] = {
+	OC_CUSTOM_STARTED_AT, OC_TRACKING_NO, OC_SHIPPED_AT, OC_SIGNED_AT,
+	OC_EVIDENCE_BUNDLE_ID, OC_CLOSED_AT
+};
+
+/* Columns only the case trigger writes, under its permit (F7) */
+static const OrderCol case_cols[] = {
+	OC_REFUNDED_AMOUNT, OC_OPEN_AFTERSALE_ID
+};
+
+static void
+read_order(Relation rel, HeapTuple tuple, OrderRow *row)
+{
+	co_row_read(&co_orders_table, rel, tuple, row->v, row->isnull);
+	row->state = co_order_state_from_datum(row->v[OC_STATE]);
+}
+
+static bool
+order_changed(const OrderRow *a, const OrderRow *b, OrderCol col)
+{
+	return co_row_changed(&co_orders_table, col, a->v, a->isnull,
+						  b->v, b->isnull);
+}
+
+/*
+ * What no transition may change: the L4 snapshot and payment, and (except
+ * for the case trigger, under its permit) the money and the open case.
+ */
+static void
+check_fixed_columns(const OrderRow *old, const OrderRow *new, bool case_permit)
+{
+	CoGuardCtx	ctx = {old, new, old, false};
+	int			i;
+
+	for (i = 0; i < lengthof(fixed_cols); i++)
+		if (order_changed(old, new, fixed_cols[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("orders.%s cannot be changed directly (it is fixed when the order is placed (rule L4))",
+							co_order_col_names[fixed_cols[i]]),
+					 errdetail("Order " INT64_FORMAT " is in state %s.",
+							   ORD_ID(old), co_order_state_names[old->state]),
+					 errhint("Place a new order instead.")));
+	if (case_permit)
+		return;
+	for (i = 0; i < lengthof(case_cols); i++)
+		if (order_changed(old, new, case_cols[i]))
+			co_raise(co_order_machine.bad_column(&ctx, NULL, case_cols[i]));
+}
+
+/* F7: money that stays with a live order leaves something refundable */
+static void
+check_partial_refund(const OrderRow *old, const OrderRow *new)
+{
+	if (order_changed(old, new, OC_REFUNDED_AMOUNT) &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+										  new->v[OC_REFUNDED_AMOUNT],
+										  new->v[OC_AMOUNT])) >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a partial refund cannot use up the order's amount without closing it (rule F7)"),
+				 errdetail("Order " INT64_FORMAT ": amount %s, refunded %s.",
+						   ORD_ID(old), co_numeric_str(old->v[OC_AMOUNT]),
+						   co_numeric_str(new->v[OC_REFUNDED_AMOUNT])),
+				 errhint("A refund of all that remains moves the order to refunded.")));
+}
+
+/*
+ * UPDATE: a press chooses by its action; a raw write by (from, to).  The
+ * chosen row's state and stamp go into the new tuple.
+ */
+static HeapTuple
+order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
+{
+	OrderRow	old;
+	OrderRow	new;
+	OrderRow	proposed;
+	CoGuardCtx	ctx;
+	const CoPress *press;
+	const CoTransition *t;
+	CoRefusal  *refusal;
+	uint32		changed = 0;
+	int			cols[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			i;
+
+	read_order(rel, oldtuple, &old);
+	read_order(rel, newtuple, &new);
+	check_fixed_columns(&old, &new, co_permit.kind == PERMIT_ORDER_CASE &&
+						co_permit.order_id == ORD_ID(&old));
+	press = co_press_for(&co_order_machine, ORD_ID(&old), ORD_ID(&old));
+	if (press && press->who)
+		co_authorize_order(press->button, press->who, &old);
+
+	for (i = 0; i < lengthof(transition_cols); i++)
+		if (order_changed(&old, &new, transition_cols[i]))
+			changed |= CO_BIT(transition_cols[i]);
+	if (press == NULL && old.state == new.state)
+	{
+		if (changed != 0)
+		{
+			ctx = (CoGuardCtx) {&old, &new, &old, false};
+			for (i = 0; !(changed & CO_BIT(i)); i++)
+				;
+			co_raise(co_order_machine.bad_column(&ctx, NULL, i));
+		}
+		check_partial_refund(&old, &new);
+		return newtuple;
+	}
+
+	ctx = (CoGuardCtx) {&old, &new, &old, false};
+	t = co_choose(&co_order_machine, &ctx, press ? (int) press->action : -1,
+				  press ? -1 : new.state, changed, &proposed, &refusal);
+	if (t == NULL)
+		co_raise(refusal);
+
+	cols[0] = OC_STATE;
+	values[0] = co_order_state_datum(t->to);
+	if (t->stamp == CO_NO_STAMP)
+		return co_row_modify(&co_orders_table, rel, newtuple, 1, cols,
+							 values, nulls);
+	cols[1] = t->stamp;
+	values[1] = TimestampTzGetDatum(co_now());
+	return co_row_modify(&co_orders_table, rel, newtuple, 2, cols, values,
+						 nulls);
+}
+
+/* place_order's arguments as an INSERT carries them */
+static void
+check_new_order(const OrderRow *new)
+{
+	if (new->isnull[OC_PRODUCT_ID])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("place_order: product_id must not be null"),
+				 errhint("Pass the product that was paid for.")));
+	if (new->isnull[OC_BUYER_ID])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("place_order: buyer_id must not be null"),
+				 errhint("Pass the buyer who paid.")));
+	if (new->isnull[OC_AMOUNT])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("place_order: amount must not be null"),
+				 errhint("Pass the amount paid.")));
+	co_check_money(new->v[OC_AMOUNT], "place_order", "amount", true);
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, new->v[OC_AMOUNT],
+										  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("place_order: amount must be positive"),
+				 errdetail("Amount %s.", co_numeric_str(new->v[OC_AMOUNT])),
+				 errhint("Pass the amount the buyer paid.")));
+	if (new->state != OS_PAID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("an order starts in state paid (rule S1)"),
+				 errdetail("The new order has state %s.",
+						   co_order_state_names[new->state]),
+				 errhint("Insert with state paid (the default), or call customorder.place_order().")));
+}
+
+/*
+ * L4: what the product and its category say now, into "snap" (the columns
+ * from_product lists, in that order).  Values are copied out of SPI.
+ */
+static const OrderCol from_product[] = {
+	OC_SHOP_ID, OC_IS_CUSTOM, OC_PROMISED_SHIP, OC_CATEGORY_ID,
+	OC_START_LOCK, OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW
+};
+
+static void
+snapshot_product(Datum product_id, Datum *snap, bool *snap_null)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	int			i;
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT p.shop_id, p.is_custom, p.promised_ship, p.category_id, "
+					  "c.start_lock, c.high_score_threshold, c.evidence_review "
+					  "FROM customorder.products p "
+					  "JOIN customorder.categories c "
+					  "ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
+					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1",
+					  1, argtypes);
+	co_execute(plan, &product_id, NULL, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("place_order: product " INT64_FORMAT " does not exist",
+						DatumGetInt64(product_id)),
+				 errhint("Publish the product first.")));
+	for (i = 0; i < lengthof(from_product); i++)
+	{
+		int			col = from_product[i];
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, i + 1,
+									  &snap_null[i]);
+
+		snap[i] = snap_null[i] ? (Datum) 0 :
+			SPI_datumTransfer(d, co_orders_table.byval[col],
+							  co_orders_table.typlen[col]);
+	}
+	co_finish();
+}
+
+/*
+ * INSERT: an order starts paid; the trigger fills what the product and its
+ * category say at this moment (L4) and the payment time, and clears what
+ * only later transitions set.
+ */
+static HeapTuple
+order_check_insert(Relation rel, HeapTuple newtuple)
+{
+	static const OrderCol cleared[] = {
+		OC_CUSTOM_STARTED_AT, OC_TRACKING_NO, OC_SHIPPED_AT, OC_SIGNED_AT,
+		OC_EVIDENCE_BUNDLE_ID, OC_OPEN_AFTERSALE_ID, OC_CLOSED_AT
+	};
+	OrderRow	new;
+	int			cols[OC_COUNT];
+	Datum		values[OC_COUNT];
+	bool		nulls[OC_COUNT];
+	int			n = lengthof(from_product);
+	TimestampTz now = co_now();
+	int			i;
+
+	read_order(rel, newtuple, &new);
+	check_new_order(&new);
+	snapshot_product(new.v[OC_PRODUCT_ID], values, nulls);
+	for (i = 0; i < n; i++)
+		cols[i] = from_product[i];
+
+	cols[n] = OC_PAID_AT;
+	values[n] = TimestampTzGetDatum(now);
+	nulls[n++] = false;
+	/* L2: ship_by = paid_at + the promised ship time (the third column) */
+	cols[n] = OC_SHIP_BY;
+	nulls[n] = nulls[2];
+	values[n++] = nulls[2] ? (Datum) 0 :
+		DirectFunctionCall2(timestamptz_pl_interval,
+							TimestampTzGetDatum(now), values[2]);
+	for (i = 0; i < lengthof(cleared); i++)
+	{
+		cols[n] = cleared[i];
+		values[n] = (Datum) 0;
+		nulls[n++] = true;
+	}
+	/* zero in the column's own scale, as an ordinary INSERT stores it */
+	cols[n] = OC_REFUNDED_AMOUNT;
+	values[n] = DirectFunctionCall2(numeric,
+									DirectFunctionCall1(int4_numeric, Int32GetDatum(0)),
+									Int32GetDatum(co_orders_table.typmod[OC_REFUNDED_AMOUNT]));
+	nulls[n++] = false;
+	return co_row_modify(&co_orders_table, rel, newtuple, n, cols, values,
+						 nulls);
+}
+
+static void
+refuse_delete(Relation rel, HeapTuple oldtuple)
+{
+	OrderRow	old;
+
+	read_order(rel, oldtuple, &old);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("orders are never deleted"),
+			 errdetail("Order " INT64_FORMAT " is in state %s.",
+					   ORD_ID(&old), co_order_state_names[old.state]),
+			 errhint("Cancel or refund it through customorder.request_refund().")));
+}
+
+/* customorder.order_guard(): BEFORE INSERT OR UPDATE OR DELETE, per row */
+Datum
+co_order_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = co_check_trigger(fcinfo, "co_order_trigger",
+											 CO_TRIGGER_BEFORE | CO_TRIGGER_ROW);
+	Relation	rel = trigdata->tg_relation;
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return PointerGetDatum(order_check_insert(rel, trigdata->tg_trigtuple));
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		return PointerGetDatum(order_check_update(rel, trigdata->tg_trigtuple,
+												  trigdata->tg_newtuple));
+	refuse_delete(rel, trigdata->tg_trigtuple);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * An order button's write: with the press pending, set "col" (or nothing
+ * when col < 0) on the order and let the trigger choose the transition.
+ * Returns the order's new state; a missing order is P0002.
+ */
+OrderState
+co_order_press(int64 order_id, CoAction action, const char *button, int who,
+			   OrderCol col, Datum value, bool isnull)
+{
+	static SPIPlanPtr plans[OC_COUNT + 1];
+	SPIPlanPtr *plan = &plans[(int) col < 0 ? OC_COUNT : col];
+	Oid			argtypes[2] = {INT8OID, InvalidOid};
+	Datum		values[2];
+	char		nulls[2] = {' ', isnull ? 'n' : ' '};
+	CoPress		press = {&co_order_machine, action, button, who,
+	order_id, order_id};
+	OrderState	to;
+	bool		rnull;
+
+	co_connect();
+	if (*plan == NULL)
+	{
+		char	   *sql;
+
+		if ((int) col < 0)
+			sql = "UPDATE customorder.orders o SET state = o.state "
+				"WHERE o.order_id OPERATOR(pg_catalog.=) $1 RETURNING o.state";
+		else
+		{
+			argtypes[1] = col == OC_TRACKING_NO ? TEXTOID : INT8OID;
+			sql = psprintf("UPDATE customorder.orders o SET %s = $2 "
+						   "WHERE o.order_id OPERATOR(pg_catalog.=) $1 "
+						   "RETURNING o.state", co_order_col_names[col]);
+		}
+		co_prepare(plan, sql, (int) col < 0 ? 1 : 2, argtypes);
+	}
+	values[0] = Int64GetDatum(order_id);
+	values[1] = value;
+	co_press_execute(&press, *plan, values, nulls);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: order " INT64_FORMAT " does not exist",
+						button, order_id),
+				 errhint("Check the order_id returned by place_order().")));
+	to = co_order_state_from_datum(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1,
+												 &rnull));
+	co_finish();
+	return to;
+}
