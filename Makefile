@@ -8,8 +8,11 @@ OBJS = \
 	src/casebuttons.o \
 	src/catalog.o \
 	src/clock.o \
-	src/evidence.o \
+	src/engine.o \
+	src/evidence_bundles.o \
+	src/evidence_items.o \
 	src/order.o \
+	src/rows.o \
 	src/util.o \
 	src/verify.o
 
