@@ -10,7 +10,8 @@ OBJS = \
 	src/clock.o \
 	src/eligibility.o \
 	src/engine.o \
-	src/evidence.o \
+	src/evidence_bundles.o \
+	src/evidence_items.o \
 	src/fetch.o \
 	src/module.o \
 	src/order_buttons.o \

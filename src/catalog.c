@@ -6,15 +6,12 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "customorder.h"
 #include "machines.h"
 
-#include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
-#include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(co_product_trigger);
 PG_FUNCTION_INFO_V1(co_approve_custom_category);
@@ -22,86 +19,54 @@ PG_FUNCTION_INFO_V1(co_product_badges);
 PG_FUNCTION_INFO_V1(co_place_order);
 
 /*
- * L1 and L2 on every INSERT or UPDATE of a product that carries the custom
- * label: the category is custom-enabled, the shop is approved for it, and
- * the promised ship time is one of the category's options.
+ * The rule columns of customorder.products: the key, then the inputs of the
+ * custom label (L1, L2).
  */
-Datum
-co_product_trigger(PG_FUNCTION_ARGS)
+typedef enum ProductCol
+{
+	PC_PRODUCT_ID,
+	PC_IS_CUSTOM,
+	PC_SHOP_ID,
+	PC_CATEGORY_ID,
+	PC_PROMISED_SHIP,
+	PC_COUNT
+} ProductCol;
+
+static const char *const product_cols[PC_COUNT] = {
+	[PC_PRODUCT_ID] = "product_id",
+	[PC_IS_CUSTOM] = "is_custom",
+	[PC_SHOP_ID] = "shop_id",
+	[PC_CATEGORY_ID] = "category_id",
+	[PC_PROMISED_SHIP] = "promised_ship",
+};
+
+static CoTable co_products_table = {
+	.relname = "products",
+	.cols = product_cols,
+	.ncols = PC_COUNT,
+	.nkeys = 1,
+	.what = "product",
+};
+
+/*
+ * L1 and L2 against the category: custom-enabled, the shop approved for it,
+ * and the promised ship time one of its options.
+ */
+static void
+check_label_in_category(Datum shop_id, Datum category_id, Datum promised)
 {
 	static SPIPlanPtr plan = NULL;
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	tupdesc;
-	HeapTuple	newtuple;
-	bool		isnull;
-	bool		promised_null;
-	Datum		shop_id;
-	Datum		category_id;
-	Datum		promised;
 	Oid			argtypes[3] = {INT8OID, INT8OID, INTERVALOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	int			colnos[4];
-	int			i;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		elog(ERROR, "co_product_trigger: must be fired before insert or update, for each row");
-
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	newtuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-		trigdata->tg_newtuple : trigdata->tg_trigtuple;
-
-	colnos[0] = SPI_fnumber(tupdesc, "is_custom");
-	colnos[1] = SPI_fnumber(tupdesc, "shop_id");
-	colnos[2] = SPI_fnumber(tupdesc, "category_id");
-	colnos[3] = SPI_fnumber(tupdesc, "promised_ship");
-	for (i = 0; i < 4; i++)
-		if (colnos[i] <= 0)
-			elog(ERROR, "customorder.products lacks a rule column");
-
-	if (!DatumGetBool(heap_getattr(newtuple, colnos[0], tupdesc, &isnull)) || isnull)
-		return PointerGetDatum(newtuple);
-
-	/* An update that touches none of the label's inputs needs no check */
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-	{
-		bool		same = true;
-
-		for (i = 0; i < 4 && same; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(tupdesc, colnos[i] - 1);
-			bool		n1,
-						n2;
-			Datum		d1 = heap_getattr(trigdata->tg_trigtuple, colnos[i], tupdesc, &n1);
-			Datum		d2 = heap_getattr(newtuple, colnos[i], tupdesc, &n2);
-
-			same = (n1 == n2) && (n1 || datumIsEqual(d1, d2, att->attbyval, att->attlen));
-		}
-		if (same)
-			return PointerGetDatum(newtuple);
-	}
-
-	shop_id = heap_getattr(newtuple, colnos[1], tupdesc, &isnull);
-	if (isnull)
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("a product needs a shop_id"),
-						errhint("Pass the shop that sells it.")));
-	category_id = heap_getattr(newtuple, colnos[2], tupdesc, &isnull);
-	if (isnull)
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("a product needs a category_id"),
-						errhint("Pass the product's category.")));
-	promised = heap_getattr(newtuple, colnos[3], tupdesc, &promised_null);
-	if (promised_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("a custom product needs a promised ship time (rule L2)"),
-				 errdetail("Product for shop " INT64_FORMAT " in category " INT64_FORMAT " has is_custom = true and promised_ship = NULL.",
-						   DatumGetInt64(shop_id), DatumGetInt64(category_id)),
-				 errhint("Choose promised_ship from the category's ship_promise_options.")));
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		enabled;
+	bool		approved;
+	bool		offered;
+	char	   *catname;
+	char	   *options;
 
 	co_connect();
 	plan = co_prepare(&plan,
@@ -124,40 +89,115 @@ co_product_trigger(PG_FUNCTION_ARGS)
 				 errmsg("category " INT64_FORMAT " does not exist",
 						DatumGetInt64(category_id)),
 				 errhint("Create the category in customorder.categories first.")));
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		enabled = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
-		bool		approved = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-		bool		offered = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		char	   *catname = SPI_getvalue(tup, desc, 4);
-		char	   *options = SPI_getvalue(tup, desc, 5);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	enabled = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+	approved = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	/* "offered" is null when ship_promise_options is null */
+	offered = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+	catname = SPI_getvalue(tup, desc, 4);
+	options = SPI_getvalue(tup, desc, 5);
 
-		if (!enabled)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("the custom label needs a custom-enabled category (rule L1)"),
-					 errdetail("Category " INT64_FORMAT " (%s) is not custom-enabled.",
-							   DatumGetInt64(category_id), catname),
-					 errhint("Publish it as an ordinary product, or choose a custom category such as whole-house custom or glasses.")));
-		if (!approved)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("the custom label needs the platform's approval of the shop for the category (rule L1)"),
-					 errdetail("Shop " INT64_FORMAT " is not approved for custom goods in category " INT64_FORMAT " (%s).",
-							   DatumGetInt64(shop_id), DatumGetInt64(category_id), catname),
-					 errhint("Apply through merchant recruitment; the platform calls customorder.approve_custom_category(shop_id, category_id).")));
-		if (isnull || !offered)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the promised ship time is not one the category offers (rule L2)"),
-					 errdetail("promised_ship %s; category %s offers %s.",
-							   co_interval_str(promised), catname, options),
-					 errhint("Choose one of the category's ship_promise_options.")));
-	}
+	if (!enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the custom label needs a custom-enabled category (rule L1)"),
+				 errdetail("Category " INT64_FORMAT " (%s) is not custom-enabled.",
+						   DatumGetInt64(category_id), catname),
+				 errhint("Publish it as an ordinary product, or choose a custom category such as whole-house custom or glasses.")));
+	if (!approved)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the custom label needs the platform's approval of the shop for the category (rule L1)"),
+				 errdetail("Shop " INT64_FORMAT " is not approved for custom goods in category " INT64_FORMAT " (%s).",
+						   DatumGetInt64(shop_id), DatumGetInt64(category_id), catname),
+				 errhint("Apply through merchant recruitment; the platform calls customorder.approve_custom_category(shop_id, category_id).")));
+	if (isnull || !offered)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the promised ship time is not one the category offers (rule L2)"),
+				 errdetail("promised_ship %s; category %s offers %s.",
+						   co_interval_str(promised), catname, options),
+				 errhint("Choose one of the category's ship_promise_options.")));
 	co_finish();
+}
+
+/*
+ * An UPDATE that touches none of the label's inputs (a title or price edit)
+ * needs no check, so it goes through even if the category's rules have
+ * changed since the product was published.
+ */
+static bool
+label_inputs_changed(const CoRowData *oldrow, const CoRowData *newrow)
+{
+	static const ProductCol inputs[] = {PC_IS_CUSTOM, PC_SHOP_ID,
+	PC_CATEGORY_ID, PC_PROMISED_SHIP};
+	int			i;
+
+	for (i = 0; i < lengthof(inputs); i++)
+		if (co_row_changed(&co_products_table, inputs[i],
+						   oldrow->v, oldrow->isnull,
+						   newrow->v, newrow->isnull))
+			return true;
+	return false;
+}
+
+/*
+ * L1 and L2 on every INSERT or UPDATE of a product that carries the custom
+ * label: the category is custom-enabled, the shop is approved for it, and
+ * the promised ship time is one of the category's options.
+ */
+Datum
+co_product_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = co_check_trigger(fcinfo, "co_product_trigger",
+											 CO_TRIGGER_BEFORE | CO_TRIGGER_ROW);
+	Relation	rel = trigdata->tg_relation;
+	bool		is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	HeapTuple	newtuple;
+	CoRowData	newrow;
+	CoRowData	oldrow;
+
+	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) && !is_update)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired for INSERT or UPDATE",
+						"co_product_trigger")));
+	newtuple = is_update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	co_row_read(&co_products_table, rel, newtuple, newrow.v, newrow.isnull);
+	if (newrow.isnull[PC_IS_CUSTOM] || !DatumGetBool(newrow.v[PC_IS_CUSTOM]))
+		return PointerGetDatum(newtuple);
+	if (is_update)
+	{
+		co_row_read(&co_products_table, rel, trigdata->tg_trigtuple,
+					oldrow.v, oldrow.isnull);
+		if (!label_inputs_changed(&oldrow, &newrow))
+			return PointerGetDatum(newtuple);
+	}
+
+	if (newrow.isnull[PC_SHOP_ID])
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("a product needs a shop_id"),
+						errhint("Pass the shop that sells it.")));
+	if (newrow.isnull[PC_CATEGORY_ID])
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("a product needs a category_id"),
+						errhint("Pass the product's category.")));
+	if (newrow.isnull[PC_PROMISED_SHIP])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a custom product needs a promised ship time (rule L2)"),
+				 errdetail("Product for shop " INT64_FORMAT " in category " INT64_FORMAT " has is_custom = true and promised_ship = NULL.",
+						   DatumGetInt64(newrow.v[PC_SHOP_ID]),
+						   DatumGetInt64(newrow.v[PC_CATEGORY_ID])),
+				 errhint("Choose promised_ship from the category's ship_promise_options.")));
+
+	check_label_in_category(newrow.v[PC_SHOP_ID], newrow.v[PC_CATEGORY_ID],
+							newrow.v[PC_PROMISED_SHIP]);
 	return PointerGetDatum(newtuple);
 }
+
+/* Buttons and queries: to move to the buttons layer */
 
 /*
  * approve_custom_category(shop_id, category_id): the platform approves a

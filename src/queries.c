@@ -10,11 +10,13 @@
  */
 #include "machines.h"
 
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(co_order_buttons);
 PG_FUNCTION_INFO_V1(co_refund_eligibility);
+PG_FUNCTION_INFO_V1(co_view_custom_evidence);
 
 typedef struct ButtonDef
 {
@@ -185,4 +187,52 @@ co_refund_eligibility(PG_FUNCTION_ARGS)
 	values[4] = CStringGetTextDatum(why);
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * view_custom_evidence(order_id): every submitted bundle of the order with
+ * its items, production evidence and after-sale proof alike (S6).
+ */
+Datum
+co_view_custom_evidence(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	OrderRow	order;
+	uint64		i;
+
+	co_require_arg(fcinfo, 0, "view_custom_evidence", "order_id");
+	co_order_fetch(PG_GETARG_INT64(0), "view_custom_evidence", false, &order);
+	co_authorize_order("view_custom_evidence", CO_WHO_ANYONE, &order);
+
+	InitMaterializedSRF(fcinfo, 0);
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT b.bundle_id, b.purpose, b.aftersale_id, b.submitted_at, "
+					  "b.review_state, i.item_no, i.type, i.mime, i.bytes, i.uri, i.sha256 "
+					  "FROM customorder.evidence_bundles b "
+					  "JOIN customorder.evidence_items i "
+					  "ON i.order_id OPERATOR(pg_catalog.=) b.order_id "
+					  "AND i.bundle_id OPERATOR(pg_catalog.=) b.bundle_id "
+					  "WHERE b.order_id OPERATOR(pg_catalog.=) $1 "
+					  "AND b.submitted_at IS NOT NULL "
+					  "ORDER BY b.bundle_id, i.item_no",
+					  1, argtypes);
+	values[0] = order.v[OC_ORDER_ID];
+	co_execute(plan, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		row[11];
+		bool		nulls[11];
+		int			c;
+
+		for (c = 0; c < 11; c++)
+			row[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								   c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+	co_finish();
+	return (Datum) 0;
 }
