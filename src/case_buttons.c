@@ -341,8 +341,9 @@ co_propose_refund_amount(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(1))
 	{
+		/* the amount is written to the case before the guard judges it */
 		co_check_money(PG_GETARG_DATUM(1), "propose_refund_amount", "amount",
-					   false);
+					   true);
 		/* money has two decimals; round before judging */
 		amount = DirectFunctionCall2(numeric_round, PG_GETARG_DATUM(1),
 									 Int32GetDatum(2));
