@@ -23,7 +23,8 @@ OBJS = \
 	src/verify.o
 
 EXTENSION = customorder
-DATA = sql/customorder--1.0.sql
+DATA = sql/customorder--1.0.sql sql/customorder--1.1.sql \
+	sql/customorder--1.0--1.1.sql
 PGFILEDESC = "customorder - workflow of fully customized goods"
 
 # pg_regress: one file per rule group, inputs in sql/, outputs in expected/

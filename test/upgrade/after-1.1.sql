@@ -1,0 +1,82 @@
+-- test/upgrade/after-1.1.sql: the buttons on the data of a 1.0 database just
+-- updated to 1.1 (run by test/upgrade/run after fill-1.0.sql and the
+-- update).  Each press is checked by expect(); any refusal or wrong result
+-- stops the script.
+
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+
+CREATE FUNCTION public.expect(got text, want text, what text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF got IS DISTINCT FROM want THEN
+        RAISE EXCEPTION 'after the update: %: got %, want %', what, got, want;
+    END IF;
+    RETURN 'ok: ' || what;
+END $$;
+
+SELECT shop_id AS low_shop FROM customorder.shops WHERE name = 'low' \gset
+SELECT max(order_id) AS last_1_0_order FROM customorder.orders \gset
+
+SET customorder.clock = '2024-05-10 10:00:00+00';
+
+-- orders of 1.0 move on
+SELECT expect(customorder.start_customization(o(9001)), 'in_production',
+              'Start on an order paid under 1.0');
+SELECT expect(customorder.submit_custom_evidence(o(9002), items(2, 0, 'o9002-after')),
+              'in_production', 'evidence for an order started under 1.0');
+SELECT expect(customorder.review_evidence(o(9003), true, 'ok'), 'in_production',
+              'review of evidence submitted under 1.0');
+SELECT expect(customorder.ship(o(9005), 'SF-9005'), 'shipped', 'ship an order of 1.0');
+SELECT expect(customorder.mark_signed(o(9006)), 'signed', 'sign an order shipped under 1.0');
+
+-- the merchant role made an actor under 1.0 keeps its grants and its rows
+BEGIN;
+SET LOCAL ROLE co_upgrade_merchant;
+SET LOCAL customorder.shop_id = :low_shop;
+SELECT expect(customorder.ship(o(9004), 'SF-9004'), 'shipped', 'the 1.0 merchant role ships');
+SELECT expect(count(*)::text, '3', 'the 1.0 merchant role sees its shop''s orders only')
+  FROM customorder.orders;
+COMMIT;
+
+-- open cases of 1.0 are decided
+SELECT expect(customorder.agree_refund(open_case(9010)), 'refunded', 'agree a requested case');
+SELECT expect(state::text || ' ' || refunded_amount, 'refunded 900.00',
+              'the agreed refund reached its order')
+  FROM customorder.orders WHERE buyer_id = 9010;
+SELECT expect(left(customorder.communicate(open_case(9011), NULL), 3), '亲，您',
+              'communicate on a rejecting case');
+SELECT expect(customorder.insist_ship(open_case(9011), 'SF-9011'), 'closed_by_shipment',
+              'insist ship on a case of 1.0');
+SELECT expect(customorder.continue_reject(open_case(9012), NULL, items(2, 0, 'o9012-after')),
+              'rejected', 'continue reject on a communicating case');
+SELECT expect(customorder.accept_refund_amount(open_case(9017)), 'refunded',
+              'accept a proposal made under 1.0');
+SELECT expect(state::text || ' ' || refunded_amount, 'signed 120.50',
+              'the accepted proposal is a partial refund')
+  FROM customorder.orders WHERE buyer_id = 9017;
+SELECT expect(customorder.supplement_evidence(open_case(9018), items(1, 1, 'o9018-after')),
+              'communicating', 'the buyer supplements evidence on an awaiting case');
+SELECT expect(customorder.withdraw_refund(open_case(9018)), 'withdrawn', 'withdraw a case');
+
+-- after the partial refund of 1.0, agree refunds only what remains
+SELECT customorder.request_refund(o(9016), 'refund_only', 'quality') AS c9016 \gset
+SELECT expect(customorder.agree_refund(:c9016), 'refunded', 'agree after a partial refund');
+SELECT expect(state::text || ' ' || refunded_amount, 'refunded 900.00',
+              'the remainder of a 1.0 partial refund')
+  FROM customorder.orders WHERE buyer_id = 9016;
+
+-- new orders, with fresh ids
+SELECT customorder.place_order(prod('sofa'), 9101, 900) AS o9101 \gset
+SELECT customorder.place_order(prod('sofa'), 9102, 900) AS o9102 \gset
+SELECT expect((:o9101 > :last_1_0_order)::text, 'true', 'a new order gets a fresh id');
+SET customorder.clock = '2024-05-10 10:20:00+00';
+SELECT customorder.request_refund(:o9102, 'refund_only', 'no_reason') AS c9102 \gset
+SELECT expect(o.state::text || ' ' || a.state, 'cancelled instant_refunded',
+              'an instant refund of a new order')
+  FROM customorder.orders o JOIN customorder.aftersales a USING (order_id)
+ WHERE a.aftersale_id = :c9102;
+SET customorder.clock = '2024-05-10 11:30:00+00';
+SELECT expect(customorder.start_customization(:o9101), 'in_production', 'Start on a new order');
+
+SELECT expect(count(*)::text, '0', 'verify() after the presses') FROM customorder.verify();

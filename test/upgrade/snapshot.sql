@@ -1,0 +1,34 @@
+-- test/upgrade/snapshot.sql: public.upgrade_snapshot(), one row per table and
+-- identity sequence of the extension: how many rows, and an md5 of them all.
+-- The columns are those the object has when this file runs (before the
+-- update), so columns a later version adds do not count as a change, while a
+-- lost or altered value of a 1.0 column does.
+
+\set ON_ERROR_STOP 1
+
+CREATE TABLE public.upgrade_columns AS
+SELECT c.relname::text AS tbl,
+       CASE c.relkind
+           WHEN 'S' THEN '{last_value,is_called}'::text[]
+           ELSE (SELECT array_agg(a.attname::text ORDER BY a.attnum)
+                   FROM pg_attribute a
+                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+       END AS cols
+  FROM pg_class c
+ WHERE c.relnamespace = 'customorder'::regnamespace AND c.relkind IN ('r', 'S');
+
+CREATE FUNCTION public.upgrade_snapshot(OUT tbl text, OUT n bigint, OUT md5 text)
+RETURNS SETOF record LANGUAGE plpgsql AS $$
+DECLARE
+    u record;
+BEGIN
+    FOR u IN SELECT * FROM public.upgrade_columns c ORDER BY c.tbl LOOP
+        tbl := u.tbl;
+        EXECUTE format(
+            'SELECT count(*), md5(coalesce(string_agg(r, E''\n'' ORDER BY r COLLATE "C"), '''')) '
+            'FROM (SELECT ROW(%s)::text AS r FROM customorder.%I t) s',
+            (SELECT string_agg(format('t.%I', c), ', ') FROM unnest(u.cols) c), u.tbl)
+            INTO n, md5;
+        RETURN NEXT;
+    END LOOP;
+END $$;
