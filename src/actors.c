@@ -16,14 +16,90 @@
  */
 #include "machines.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 PG_FUNCTION_INFO_V1(co_acts_as);
 PG_FUNCTION_INFO_V1(co_acting_shop_id_sql);
 PG_FUNCTION_INFO_V1(co_acting_buyer_id_sql);
+
+
+static char *shop_id_setting = NULL;
+static char *buyer_id_setting = NULL;
+
+/* customorder.shop_id / buyer_id: empty, or a positive bigint */
+static bool
+actor_id_check_hook(char **newval, void **extra, GucSource source)
+{
+	char	   *end;
+	long long	id;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	errno = 0;
+	id = strtoll(*newval, &end, 10);
+	if (errno != 0 || *end != '\0' || id <= 0)
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errdetail("The value must be a positive shop or buyer id, or empty.");
+		return false;
+	}
+	return true;
+}
+
+static int64
+actor_id(const char *setting)
+{
+	if (setting == NULL || setting[0] == '\0')
+		return 0;
+	return (int64) strtoll(setting, NULL, 10);
+}
+
+/* The shop a merchant session acts for (0 when not set) */
+int64
+co_acting_shop_id(void)
+{
+	return actor_id(shop_id_setting);
+}
+
+/* The buyer a buyer session acts for (0 when not set) */
+int64
+co_acting_buyer_id(void)
+{
+	return actor_id(buyer_id_setting);
+}
+
+/* customorder.shop_id and customorder.buyer_id: whom a session acts for */
+void
+co_define_actor_gucs(void)
+{
+	DefineCustomStringVariable("customorder.shop_id",
+							   "The shop a merchant session acts for.",
+							   "The application sets it per transaction with SET LOCAL.",
+							   &shop_id_setting,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   actor_id_check_hook,
+							   NULL,
+							   NULL);
+	DefineCustomStringVariable("customorder.buyer_id",
+							   "The buyer a buyer session acts for.",
+							   "The application sets it per transaction with SET LOCAL.",
+							   &buyer_id_setting,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   actor_id_check_hook,
+							   NULL,
+							   NULL);
+}
 
 /* The actor kinds the outer role has, as CO_WHO_* bits */
 static int

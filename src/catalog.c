@@ -15,8 +15,6 @@
 
 PG_FUNCTION_INFO_V1(co_product_trigger);
 PG_FUNCTION_INFO_V1(co_approve_custom_category);
-PG_FUNCTION_INFO_V1(co_product_badges);
-PG_FUNCTION_INFO_V1(co_place_order);
 
 /*
  * The rule columns of customorder.products: the key, then the inputs of the
@@ -197,7 +195,9 @@ co_product_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(newtuple);
 }
 
-/* Buttons and queries: to move to the buttons layer */
+/*
+ * The platform's set-up button of the L rules
+ */
 
 /*
  * approve_custom_category(shop_id, category_id): the platform approves a
@@ -255,77 +255,4 @@ co_approve_custom_category(PG_FUNCTION_ARGS)
 	co_execute(plan_insert, values, NULL, false, 0);
 	co_finish();
 	PG_RETURN_VOID();
-}
-
-/*
- * product_badges(product_id): L3, the 7-day no-reason return badge shows on
- * ordinary products only; custom products show the custom label.
- */
-Datum
-co_product_badges(PG_FUNCTION_ARGS)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	bool		isnull;
-	bool		is_custom;
-	Datum		badge;
-
-	co_require_arg(fcinfo, 0, "product_badges", "product_id");
-	values[0] = PG_GETARG_DATUM(0);
-	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT p.is_custom FROM customorder.products p "
-					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1",
-					  1, argtypes);
-	co_execute(plan, values, NULL, true, 1);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("product_badges: product " INT64_FORMAT " does not exist",
-						DatumGetInt64(values[0])),
-				 errhint("Check the product_id.")));
-	is_custom = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	co_finish();
-
-	badge = CStringGetTextDatum(is_custom ? "custom" : "seven_day_return");
-	PG_RETURN_ARRAYTYPE_P(construct_array(&badge, 1, TEXTOID, -1, false,
-										  TYPALIGN_INT));
-}
-
-/*
- * place_order(product_id, buyer_id, amount) -> order_id.  Payment happened
- * outside; the trigger snapshots the product and category (L4).
- */
-Datum
-co_place_order(PG_FUNCTION_ARGS)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[3] = {INT8OID, INT8OID, NUMERICOID};
-	Datum		values[3];
-	bool		isnull;
-	int64		order_id;
-
-	co_require_arg(fcinfo, 0, "place_order", "product_id");
-	co_require_arg(fcinfo, 1, "place_order", "buyer_id");
-	co_require_arg(fcinfo, 2, "place_order", "amount");
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	values[2] = PG_GETARG_DATUM(2);
-	co_check_money(values[2], "place_order", "amount", true);
-	/* the platform's order service, or the buyer for themself */
-	co_authorize("place_order", CO_WHO_PLATFORM | CO_WHO_BUYER, 0,
-				 PG_GETARG_INT64(1));
-
-	co_connect();
-	plan = co_prepare(&plan,
-					  "INSERT INTO customorder.orders (product_id, buyer_id, amount) "
-					  "VALUES ($1, $2, $3) RETURNING order_id",
-					  3, argtypes);
-	co_execute(plan, values, NULL, false, 0);
-	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	co_finish();
-	PG_RETURN_INT64(order_id);
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * clock.c
- *	  The one clock every rule reads, customorder.now(), and the GUCs.
+ *	  The one clock every rule reads, customorder.now(), and its GUC.
  *
  *	  customorder.clock is PGC_SUSET: only a superuser may move time (tests
  *	  do).  The "customorder" prefix is reserved, so an ordinary role cannot
@@ -21,8 +21,6 @@
 PG_FUNCTION_INFO_V1(co_now_sql);
 
 static char *clock_setting = NULL;
-static char *shop_id_setting = NULL;
-static char *buyer_id_setting = NULL;
 static bool clock_is_set = false;
 static TimestampTz clock_value = 0;
 
@@ -77,71 +75,10 @@ clock_assign_hook(const char *newval, void *extra)
 	clock_value = *(TimestampTz *) extra;
 }
 
-/* customorder.shop_id / buyer_id: empty, or a positive bigint */
-static bool
-actor_id_check_hook(char **newval, void **extra, GucSource source)
-{
-	char	   *end;
-	long long	id;
-
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	errno = 0;
-	id = strtoll(*newval, &end, 10);
-	if (errno != 0 || *end != '\0' || id <= 0)
-	{
-		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
-		GUC_check_errdetail("The value must be a positive shop or buyer id, or empty.");
-		return false;
-	}
-	return true;
-}
-
-static int64
-actor_id(const char *setting)
-{
-	if (setting == NULL || setting[0] == '\0')
-		return 0;
-	return (int64) strtoll(setting, NULL, 10);
-}
-
-/* The shop a merchant session acts for (0 when not set) */
-int64
-co_acting_shop_id(void)
-{
-	return actor_id(shop_id_setting);
-}
-
-/* The buyer a buyer session acts for (0 when not set) */
-int64
-co_acting_buyer_id(void)
-{
-	return actor_id(buyer_id_setting);
-}
-
+/* customorder.clock, PGC_SUSET, and the reserved prefix */
 void
-co_define_gucs(void)
+co_define_clock_guc(void)
 {
-	DefineCustomStringVariable("customorder.shop_id",
-							   "The shop a merchant session acts for.",
-							   "The application sets it per transaction with SET LOCAL.",
-							   &shop_id_setting,
-							   "",
-							   PGC_USERSET,
-							   0,
-							   actor_id_check_hook,
-							   NULL,
-							   NULL);
-	DefineCustomStringVariable("customorder.buyer_id",
-							   "The buyer a buyer session acts for.",
-							   "The application sets it per transaction with SET LOCAL.",
-							   &buyer_id_setting,
-							   "",
-							   PGC_USERSET,
-							   0,
-							   actor_id_check_hook,
-							   NULL,
-							   NULL);
 	DefineCustomStringVariable("customorder.clock",
 							   "Overrides customorder.now() (superuser only; for tests).",
 							   "Empty means the transaction start time.",

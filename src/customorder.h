@@ -130,9 +130,7 @@ extern CoPermit co_permit;
 
 /* clock.c */
 extern TimestampTz co_now(void);
-extern void co_define_gucs(void);
-extern int64 co_acting_shop_id(void);
-extern int64 co_acting_buyer_id(void);
+extern void co_define_clock_guc(void);
 
 /* actors.c: who may press a button */
 #define CO_WHO_PLATFORM		0x01
@@ -140,6 +138,9 @@ extern int64 co_acting_buyer_id(void);
 #define CO_WHO_BUYER		0x04
 #define CO_WHO_SUPERUSER	0x08	/* reported by the lookup only */
 #define CO_WHO_ANYONE		(CO_WHO_PLATFORM | CO_WHO_MERCHANT | CO_WHO_BUYER)
+extern void co_define_actor_gucs(void);
+extern int64 co_acting_shop_id(void);
+extern int64 co_acting_buyer_id(void);
 extern void co_authorize(const char *button, int who, int64 shop_id,
 						 int64 buyer_id);
 

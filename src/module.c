@@ -17,5 +17,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	co_define_gucs();
+	co_define_actor_gucs();
+	co_define_clock_guc();
 }

@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
+PG_FUNCTION_INFO_V1(co_place_order);
 PG_FUNCTION_INFO_V1(co_start_customization);
 PG_FUNCTION_INFO_V1(co_ship);
 PG_FUNCTION_INFO_V1(co_mark_signed);
@@ -28,6 +29,43 @@ static Datum
 state_text(OrderState state)
 {
 	return PointerGetDatum(cstring_to_text(co_order_state_names[state]));
+}
+
+/*
+ * place_order(product_id, buyer_id, amount) -> order_id.  Payment happened
+ * outside; the trigger snapshots the product and category (L4).
+ */
+Datum
+co_place_order(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[3] = {INT8OID, INT8OID, NUMERICOID};
+	Datum		values[3];
+	bool		isnull;
+	int64		order_id;
+
+	co_require_arg(fcinfo, 0, "place_order", "product_id");
+	co_require_arg(fcinfo, 1, "place_order", "buyer_id");
+	co_require_arg(fcinfo, 2, "place_order", "amount");
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_GETARG_DATUM(2);
+	/* the INSERT coerces the amount to numeric(12,2) before the trigger */
+	co_check_money(values[2], "place_order", "amount", true);
+	/* the platform's order service, or the buyer for themself */
+	co_authorize("place_order", CO_WHO_PLATFORM | CO_WHO_BUYER, 0,
+				 PG_GETARG_INT64(1));
+
+	co_connect();
+	plan = co_prepare(&plan,
+					  "INSERT INTO customorder.orders (product_id, buyer_id, amount) "
+					  "VALUES ($1, $2, $3) RETURNING order_id",
+					  3, argtypes);
+	co_execute(plan, values, NULL, false, 0);
+	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	co_finish();
+	PG_RETURN_INT64(order_id);
 }
 
 /* start_customization(order_id): 开始定制 (S2-S4) */

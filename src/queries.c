@@ -17,6 +17,7 @@
 PG_FUNCTION_INFO_V1(co_order_buttons);
 PG_FUNCTION_INFO_V1(co_refund_eligibility);
 PG_FUNCTION_INFO_V1(co_view_custom_evidence);
+PG_FUNCTION_INFO_V1(co_product_badges);
 
 typedef struct ButtonDef
 {
@@ -235,4 +236,41 @@ co_view_custom_evidence(PG_FUNCTION_ARGS)
 	}
 	co_finish();
 	return (Datum) 0;
+}
+
+/*
+ * product_badges(product_id): L3, the 7-day no-reason return badge shows on
+ * ordinary products only; custom products show the custom label.
+ */
+Datum
+co_product_badges(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	bool		is_custom;
+	Datum		badge;
+
+	co_require_arg(fcinfo, 0, "product_badges", "product_id");
+	values[0] = PG_GETARG_DATUM(0);
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT p.is_custom FROM customorder.products p "
+					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1",
+					  1, argtypes);
+	co_execute(plan, values, NULL, true, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("product_badges: product " INT64_FORMAT " does not exist",
+						DatumGetInt64(values[0])),
+				 errhint("Check the product_id.")));
+	is_custom = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	co_finish();
+
+	badge = CStringGetTextDatum(is_custom ? "custom" : "seven_day_return");
+	PG_RETURN_ARRAYTYPE_P(construct_array(&badge, 1, TEXTOID, -1, false,
+										  TYPALIGN_INT));
 }
