@@ -9,6 +9,9 @@
  *   customorder--1.1.sql).  SET (fillfactor) rewrites nothing and takes only
  *   a SHARE UPDATE EXCLUSIVE lock: reads and writes of the tables go on
  *   during the update; pages written from now on keep the room free.
+ * - the CHECK constraints on the money of orders and cases are dropped: the
+ *   triggers enforce those rules and verify() checks them (see
+ *   customorder--1.1.sql).  Dropping a constraint rewrites nothing.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -17,3 +20,10 @@
 ALTER TABLE customorder.orders SET (fillfactor = 80);
 ALTER TABLE customorder.evidence_bundles SET (fillfactor = 80);
 ALTER TABLE customorder.aftersales SET (fillfactor = 80);
+
+ALTER TABLE customorder.orders
+    DROP CONSTRAINT orders_amount_check,
+    DROP CONSTRAINT orders_check;
+ALTER TABLE customorder.aftersales
+    DROP CONSTRAINT aftersales_refund_amount_check,
+    DROP CONSTRAINT aftersales_proposed_amount_check;

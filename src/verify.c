@@ -226,12 +226,15 @@ static const VerifyCheck checks[] = {
 		"GROUP BY i.order_id, i.bundle_id, i.sha256 HAVING pg_catalog.count(*)" GT "1"
 	},
 
-	/* F7: refunded money never exceeds what was paid */
+	/* F7: refunded money never exceeds what was paid, a positive amount */
 	{"refund_bounds",
 		"SELECT o.order_id, pg_catalog.format('refunded_amount %s is outside 0 to the amount %s', "
 		" o.refunded_amount, o.amount) "
 		"FROM customorder.orders o "
-		"WHERE o.refunded_amount" LT "0 OR o.refunded_amount" GT "o.amount"
+		"WHERE o.refunded_amount" LT "0 OR o.refunded_amount" GT "o.amount "
+		"UNION ALL "
+		"SELECT o.order_id, pg_catalog.format('amount %s is not positive', o.amount) "
+		"FROM customorder.orders o WHERE o.amount" LE "0"
 	},
 
 	/* Money moves only through cases: the order's total is their sum */
@@ -355,7 +358,11 @@ static const VerifyCheck checks[] = {
 		"FROM customorder.aftersales a "
 		"WHERE CASE WHEN a.state" EQ "ANY (" REFUNDED_CASE ") "
 		" THEN (a.refund_amount" GT "0) IS NOT TRUE "
-		" ELSE a.refund_amount IS NOT NULL END"
+		" ELSE a.refund_amount IS NOT NULL END "
+		"UNION ALL "
+		"SELECT a.order_id, pg_catalog.format('case %s proposes %s', "
+		" a.aftersale_id, a.proposed_amount) "
+		"FROM customorder.aftersales a WHERE a.proposed_amount" LE "0"
 	},
 
 	/*
