@@ -51,8 +51,10 @@ include $(PGXS)
 demo:
 	test/demo
 
-# The cost of enforcing the rules on a bulk raw UPDATE, trigger on vs off,
+# The cost of enforcing the rules: a bulk raw UPDATE trigger on vs off, each
+# button called in bulk vs the raw statement, the HOT share of a lifecycle,
 # on a throwaway cluster (after `make install`); prints figures, asserts none
+# (ROWS, BUTTON_ROWS, RUNS, HOT_ORDERS: see test/bench/run)
 .PHONY: bench
 bench:
 	pg_virtualenv -t test/bench/run
