@@ -12,6 +12,7 @@ OBJS = \
 	src/engine.o \
 	src/evidence_bundles.o \
 	src/evidence_items.o \
+	src/evidence_machine.o \
 	src/fetch.o \
 	src/module.o \
 	src/order_buttons.o \

@@ -70,7 +70,8 @@ extern const char *const co_case_state_names[CS_COUNT + 1];
 
 /*
  * Actions: the names of the buttons (and the logistics and platform events)
- * that change an order or a case.
+ * that change an order or a case, and the steps of storing an evidence
+ * bundle.
  */
 typedef enum CoAction
 {
@@ -92,6 +93,9 @@ typedef enum CoAction
 	ACT_ACCEPT_AMOUNT,
 	ACT_DECLINE_AMOUNT,
 	ACT_SUPPLEMENT_EVIDENCE,
+	ACT_OPEN_BUNDLE,
+	ACT_ADD_ITEM,
+	ACT_SUBMIT_BUNDLE,
 	ACT_COUNT
 } CoAction;
 

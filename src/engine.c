@@ -18,6 +18,7 @@ PG_FUNCTION_INFO_V1(co_transitions);
 static const CoMachine *const machines[] = {
 	&co_order_machine,
 	&co_case_machine,
+	&co_bundle_machine,
 };
 
 /* The button press whose row is being written, if any */

@@ -97,6 +97,7 @@ typedef struct CoMachine
 
 extern const CoMachine co_order_machine;
 extern const CoMachine co_case_machine;
+extern const CoMachine co_bundle_machine;
 
 /* Choose a row: action < 0 matches any action, to < 0 any to-state */
 extern const CoTransition *co_choose(const CoMachine *m, CoGuardCtx *ctx,

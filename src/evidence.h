@@ -11,7 +11,7 @@
 #ifndef CUSTOMORDER_EVIDENCE_H
 #define CUSTOMORDER_EVIDENCE_H
 
-#include "rows.h"
+#include "engine.h"
 
 #include "nodes/pg_list.h"
 
@@ -45,6 +45,23 @@ typedef enum ItemCol
 	IC_SHA256,
 	IC_COUNT
 } ItemCol;
+
+/* A bundle's states, read from submitted_at and review_state */
+typedef enum BundleState
+{
+	BS_OPEN,
+	BS_SUBMITTED,
+	BS_APPROVED,
+	BS_REJECTED,
+	BS_COUNT,
+	BS_NONE = BS_COUNT
+} BundleState;
+
+extern const char *const co_bundle_state_names[BS_COUNT + 1];
+
+/* evidence_machine.c */
+extern BundleState co_bundle_state(const CoRow *row);
+extern CoRefusal *co_bundle_sealed(const CoRow *row, const char *what);
 
 extern CoTable co_bundles_table;	/* evidence_bundles.c */
 extern CoTable co_items_table;	/* evidence_items.c */

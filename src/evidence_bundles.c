@@ -100,100 +100,45 @@ co_evidence_store(int64 order_id, const char *purpose, Datum aftersale_id,
  * ----------------------------------------------------------------
  */
 
-/* Did the writer change bundle column "col"? */
+/* The rule columns a bundle's transitions write or stamp */
+static const BundleCol transition_cols[] = {
+	BC_SUBMITTED_AT, BC_IMAGE_COUNT, BC_VIDEO_COUNT, BC_REVIEW_STATE,
+	BC_REVIEW_NOTE, BC_REVIEWED_AT
+};
+
+static void
+read_bundle(Relation rel, HeapTuple tuple, CoRow *row)
+{
+	co_row_read(&co_bundles_table, rel, tuple, row->v, row->isnull);
+}
+
 static bool
-changed(const CoRowData *oldrow, const CoRowData *newrow, BundleCol col)
+changed(const CoRow *oldrow, const CoRow *newrow, BundleCol col)
 {
 	return co_row_changed(&co_bundles_table, col, oldrow->v, oldrow->isnull,
 						  newrow->v, newrow->isnull);
 }
 
-/* Did the writer change any column of the platform's review verdict? */
-static bool
-review_changed(const CoRowData *oldrow, const CoRowData *newrow)
-{
-	return changed(oldrow, newrow, BC_REVIEW_STATE) ||
-		changed(oldrow, newrow, BC_REVIEW_NOTE) ||
-		changed(oldrow, newrow, BC_REVIEWED_AT);
-}
-
-/* Is the item trigger counting an item into a bundle of this order? */
-static bool
-counting_permitted(int64 order_id)
-{
-	return co_permit.kind == PERMIT_BUNDLE_COUNT &&
-		co_permit.order_id == order_id;
-}
-
-/* The tuple with column "col" set to customorder.now() */
-static HeapTuple
-stamp_now(Relation rel, HeapTuple tuple, BundleCol col)
-{
-	int			cols[1] = {col};
-	Datum		now = TimestampTzGetDatum(co_now());
-	bool		nonull = false;
-
-	return co_row_modify(&co_bundles_table, rel, tuple, 1, cols, &now, &nonull);
-}
-
-static void
-refuse_sealed(int64 order_id, int64 bundle_id, const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("a submitted evidence bundle is immutable (rule E3)"),
-			 errdetail("%s bundle " INT64_FORMAT " of order " INT64_FORMAT ", which was submitted.",
-					   what, bundle_id, order_id),
-			 errhint("Submit a new bundle instead.")));
-}
-
 /*
- * Evidence belongs to an existing order.  Checked here, before the foreign
- * key would, so that the refusal says so in the extension's words.
- */
-static void
-check_order_exists(Datum order_id)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = order_id;
-	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT 1 FROM customorder.orders o "
-					  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
-					  1, argtypes);
-	co_execute(plan, values, NULL, false, 1);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("evidence: order " INT64_FORMAT " does not exist",
-						DatumGetInt64(order_id)),
-				 errhint("Evidence belongs to an existing order.")));
-	co_finish();
-}
-
-/*
- * INSERT: a bundle starts open and empty, whatever the INSERT said; its
- * counters, submission and review are the triggers' to write.
+ * INSERT: whatever the writer said, a bundle is created open and empty, and
+ * stamped (E1).
  */
 static HeapTuple
-bundle_created(Relation rel, HeapTuple tuple, const CoRowData *row)
+bundle_created(Relation rel, HeapTuple tuple, CoRow *row)
 {
 	static const int reset[7] = {BC_SUBMITTED_AT, BC_REVIEW_STATE,
 	BC_REVIEW_NOTE, BC_REVIEWED_AT, BC_IMAGE_COUNT, BC_VIDEO_COUNT,
 	BC_CREATED_AT};
 	Datum		values[7];
 	bool		nulls[7];
+	CoGuardCtx	ctx = {NULL, row, NULL, false};
+	CoRow		proposed;
+	CoRefusal  *refusal;
 	int			i;
 
-	if (row->isnull[BC_ORDER_ID])
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("an evidence bundle needs an order_id"),
-				 errhint("Evidence belongs to an order.")));
-	check_order_exists(row->v[BC_ORDER_ID]);
+	if (co_choose(&co_bundle_machine, &ctx, -1, BS_OPEN, 0, &proposed,
+				  &refusal) == NULL)
+		co_raise(refusal);
 	for (i = 0; i < 4; i++)
 	{
 		values[i] = (Datum) 0;
@@ -206,19 +151,16 @@ bundle_created(Relation rel, HeapTuple tuple, const CoRowData *row)
 	return co_row_modify(&co_bundles_table, rel, tuple, 7, reset, values, nulls);
 }
 
-/*
- * DELETE: only an open bundle that holds nothing may go (E3); a bundle with
- * items is kept, since its items reference it.
- */
+/* E3: a submitted bundle, or one holding items, is never deleted */
 static void
-check_bundle_delete(const CoRowData *row)
+check_bundle_delete(const CoRow *row)
 {
 	int64		order_id = DatumGetInt64(row->v[BC_ORDER_ID]);
 	int64		bundle_id = DatumGetInt64(row->v[BC_BUNDLE_ID]);
 	int32		count;
 
 	if (!row->isnull[BC_SUBMITTED_AT])
-		refuse_sealed(order_id, bundle_id, "Deleting");
+		co_raise(co_bundle_sealed(row, "Deleting"));
 	count = DatumGetInt32(row->v[BC_IMAGE_COUNT]) +
 		DatumGetInt32(row->v[BC_VIDEO_COUNT]);
 	if (count > 0)
@@ -230,9 +172,9 @@ check_bundle_delete(const CoRowData *row)
 				 errhint("Leave it unsubmitted; it does not count as evidence.")));
 }
 
-/* UPDATE: what a bundle is and belongs to never changes */
+/* What a bundle is for and belongs to is fixed when it is created */
 static void
-check_fixed_columns(const CoRowData *oldrow, const CoRowData *newrow)
+check_fixed_columns(const CoRow *oldrow, const CoRow *newrow)
 {
 	static const BundleCol fixed[] = {BC_ORDER_ID, BC_BUNDLE_ID, BC_PURPOSE,
 	BC_AFTERSALE_ID, BC_CREATED_AT};
@@ -251,174 +193,66 @@ check_fixed_columns(const CoRowData *oldrow, const CoRowData *newrow)
 }
 
 /*
- * S5: the platform's verdict is approved or rejected, and only on the bundle
- * that an order in evidence_review names.
- */
-static void
-check_verdict(int64 order_id, int64 bundle_id, const CoRowData *newrow)
-{
-	OrderRow	order;
-	char	   *verdict;
-	const char *state;
-	bool		names_bundle;
-
-	verdict = TextDatumGetCString(newrow->v[BC_REVIEW_STATE]);
-	if (strcmp(verdict, "approved") != 0 && strcmp(verdict, "rejected") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("review_evidence: the verdict is approved or rejected (rule S5)"),
-				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT " was given review state %s.",
-						   bundle_id, order_id, verdict),
-				 errhint("Call customorder.review_evidence(order_id, approve, note).")));
-
-	/* lock the order before judging: a concurrent refund must wait */
-	co_order_fetch(order_id, "review_evidence", true, &order);
-	state = co_order_state_names[order.state];
-	names_bundle = !order.isnull[OC_EVIDENCE_BUNDLE_ID] &&
-		DatumGetInt64(order.v[OC_EVIDENCE_BUNDLE_ID]) == bundle_id;
-	if (order.state != OS_EVIDENCE_REVIEW || !names_bundle)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("review_evidence: only the bundle of an order in evidence_review can be reviewed (rule S5)"),
-				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT "; the order is %s and %s this bundle.",
-						   bundle_id, order_id, state,
-						   names_bundle ? "names" : "does not name"),
-				 errhint("Evidence goes to review when submitted in a category that requires it.")));
-}
-
-/*
- * UPDATE of a submitted bundle: its contents are sealed (E3); the review
- * verdict of a production bundle may be written once, and is stamped.
+ * UPDATE: judged by the bundle machine by (from, to); the chosen
+ * transition's stamp (submitted_at, reviewed_at) is taken from
+ * customorder.now().
  */
 static HeapTuple
-sealed_bundle_updated(Relation rel, HeapTuple newtuple,
-					  const CoRowData *oldrow, const CoRowData *newrow)
+bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 {
-	int64		order_id = DatumGetInt64(oldrow->v[BC_ORDER_ID]);
-	int64		bundle_id = DatumGetInt64(oldrow->v[BC_BUNDLE_ID]);
-	char	   *purpose;
+	CoGuardCtx	ctx = {old, new, NULL, false};
+	const CoTransition *t;
+	CoRow		proposed;
+	CoRefusal  *refusal;
+	uint32		changes = 0;
+	int			cols[1];
+	Datum		now;
+	bool		nonull = false;
+	int			i;
 
-	if (changed(oldrow, newrow, BC_SUBMITTED_AT) ||
-		changed(oldrow, newrow, BC_IMAGE_COUNT) ||
-		changed(oldrow, newrow, BC_VIDEO_COUNT))
-		refuse_sealed(order_id, bundle_id,
-					  counting_permitted(order_id) ?
-					  "Adding an item to" : "Changing");
-	if (!review_changed(oldrow, newrow))
+	check_fixed_columns(old, new);
+	old->state = co_bundle_state(old);
+	new->state = co_bundle_state(new);
+	for (i = 0; i < lengthof(transition_cols); i++)
+		if (changed(old, new, transition_cols[i]))
+			changes |= CO_BIT(transition_cols[i]);
+	if (changes == 0 && old->state == new->state)
 		return newtuple;
-	purpose = TextDatumGetCString(oldrow->v[BC_PURPOSE]);
-	if (!oldrow->isnull[BC_REVIEW_STATE] || newrow->isnull[BC_REVIEW_STATE] ||
-		strcmp(purpose, "production") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("review_evidence: a production bundle is reviewed once (rule S5)"),
-				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT " (purpose %s) has review state %s.",
-						   bundle_id, order_id, purpose,
-						   oldrow->isnull[BC_REVIEW_STATE] ? "none" :
-						   TextDatumGetCString(oldrow->v[BC_REVIEW_STATE])),
-				 errhint("A rejected order submits a new bundle.")));
-	check_verdict(order_id, bundle_id, newrow);
-	return stamp_now(rel, newtuple, BC_REVIEWED_AT);
-}
-
-/*
- * Submitting: the bundle as a whole must qualify (E1: not empty; A1.2: a
- * rejection proof holds a photo).
- */
-static void
-check_submission(const CoRowData *newrow)
-{
-	int64		order_id = DatumGetInt64(newrow->v[BC_ORDER_ID]);
-	int64		bundle_id = DatumGetInt64(newrow->v[BC_BUNDLE_ID]);
-	int32		images = DatumGetInt32(newrow->v[BC_IMAGE_COUNT]);
-	int32		videos = DatumGetInt32(newrow->v[BC_VIDEO_COUNT]);
-	char	   *purpose = TextDatumGetCString(newrow->v[BC_PURPOSE]);
-
-	if (images + videos == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("an evidence bundle holds at least one item (rule E1)"),
-				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT " is empty.",
-						   bundle_id, order_id),
-				 errhint("Add at least one image or video.")));
-	if (images == 0 && strcmp(purpose, "rejection_proof") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("continue_reject: production proof holds at least one clear photo (rule A1.2)"),
-				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT " has %d videos and no image.",
-						   bundle_id, order_id, videos),
-				 errhint("Add photos showing the buyer's goods in production.")));
-}
-
-/*
- * UPDATE of an open bundle: no verdict yet (S5); the counters move only
- * under the item trigger's permit (E4); setting submitted_at submits it,
- * stamped with customorder.now().
- */
-static HeapTuple
-open_bundle_updated(Relation rel, HeapTuple newtuple,
-					const CoRowData *oldrow, const CoRowData *newrow)
-{
-	int64		order_id = DatumGetInt64(oldrow->v[BC_ORDER_ID]);
-	int64		bundle_id = DatumGetInt64(oldrow->v[BC_BUNDLE_ID]);
-
-	if (review_changed(oldrow, newrow))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("review_evidence: only a submitted bundle can be reviewed (rule S5)"),
-				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT " is not submitted.",
-						   bundle_id, order_id),
-				 errhint("Submit the bundle first.")));
-	if ((changed(oldrow, newrow, BC_IMAGE_COUNT) ||
-		 changed(oldrow, newrow, BC_VIDEO_COUNT)) &&
-		!counting_permitted(order_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("evidence_bundles counters are maintained by the item trigger (rule E4)"),
-				 errdetail("Bundle " INT64_FORMAT " of order " INT64_FORMAT ".",
-						   bundle_id, order_id),
-				 errhint("Insert items into customorder.evidence_items.")));
-	if (newrow->isnull[BC_SUBMITTED_AT])
+	t = co_choose(&co_bundle_machine, &ctx, -1, new->state, changes,
+				  &proposed, &refusal);
+	if (t == NULL)
+		co_raise(refusal);
+	if (t->stamp == CO_NO_STAMP)
 		return newtuple;
-	check_submission(newrow);
-	return stamp_now(rel, newtuple, BC_SUBMITTED_AT);
+	cols[0] = t->stamp;
+	now = TimestampTzGetDatum(co_now());
+	return co_row_modify(&co_bundles_table, rel, newtuple, 1, cols, &now,
+						 &nonull);
 }
 
-/*
- * evidence_bundles: created open and empty; counters move only under the
- * item trigger's permit; submitting seals it (non-empty, and a rejection
- * proof holds an image); once sealed only the platform's review verdict may
- * be written, once.
- */
+/* customorder.bundle_guard(): BEFORE INSERT OR UPDATE OR DELETE, per row */
 Datum
 co_bundle_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = co_check_trigger(fcinfo, "co_bundle_trigger",
 											 CO_TRIGGER_BEFORE | CO_TRIGGER_ROW);
 	Relation	rel = trigdata->tg_relation;
-	HeapTuple	newtuple = trigdata->tg_newtuple;
-	CoRowData	oldrow;
-	CoRowData	newrow;
+	CoRow		old;
+	CoRow		new;
 
 	/* on INSERT the trigger tuple is the new row; else the old one */
-	co_row_read(&co_bundles_table, rel, trigdata->tg_trigtuple,
-				oldrow.v, oldrow.isnull);
+	read_bundle(rel, trigdata->tg_trigtuple, &old);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return PointerGetDatum(bundle_created(rel, trigdata->tg_trigtuple,
-											  &oldrow));
+											  &old));
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{
-		check_bundle_delete(&oldrow);
+		check_bundle_delete(&old);
 		return PointerGetDatum(trigdata->tg_trigtuple);
 	}
-
-	co_row_read(&co_bundles_table, rel, newtuple, newrow.v, newrow.isnull);
-	check_fixed_columns(&oldrow, &newrow);
-	if (!oldrow.isnull[BC_SUBMITTED_AT])
-		return PointerGetDatum(sealed_bundle_updated(rel, newtuple,
-													 &oldrow, &newrow));
-	return PointerGetDatum(open_bundle_updated(rel, newtuple,
-											   &oldrow, &newrow));
+	read_bundle(rel, trigdata->tg_newtuple, &new);
+	return PointerGetDatum(bundle_updated(rel, trigdata->tg_newtuple,
+										  &old, &new));
 }
 
 /* E3 by any path: TRUNCATE is refused too */

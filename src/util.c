@@ -34,7 +34,8 @@ const char *const co_action_names[ACT_COUNT] = {
 	"mark_signed", "request_refund", "withdraw_refund", "agree_refund",
 	"insist_reject", "communicate", "continue_reject", "insist_ship",
 	"propose_refund_amount", "accept_refund_amount",
-	"decline_refund_amount", "supplement_evidence"
+	"decline_refund_amount", "supplement_evidence", "open_bundle",
+	"add_item", "submit_bundle"
 };
 
 CoPermit	co_permit = {PERMIT_NONE, 0};
