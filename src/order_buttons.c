@@ -100,6 +100,26 @@ co_mark_signed(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Buttons that write another row before their order (a bundle, a verdict):
+ * lock the order, check the actor and that the order offers the action at
+ * all, before anything is written.  The guards are the trigger's, when the
+ * press reaches the order.
+ */
+static void
+lock_for_upload(int64 order_id, const char *button, int who, CoAction action,
+				OrderRow *order)
+{
+	co_order_fetch(order_id, button, true, order);
+	co_authorize_order(button, who, order);
+	if (!co_action_offered(&co_order_machine, order->state, action))
+	{
+		CoGuardCtx	ctx = {order, order, order, false};
+
+		co_raise(co_order_machine.no_row(&ctx, order->state, action, -1));
+	}
+}
+
+/*
  * submit_custom_evidence(order_id, items) -> new order state (S4, S5).  The
  * order is locked and the merchant checked before the bundle is stored;
  * the press then names the bundle and the trigger judges it.
@@ -113,15 +133,8 @@ co_submit_custom_evidence(PG_FUNCTION_ARGS)
 
 	co_require_arg(fcinfo, 0, button, "order_id");
 	co_require_arg(fcinfo, 1, button, "items");
-	co_order_fetch(PG_GETARG_INT64(0), button, true, &order);
-	co_authorize_order(button, CO_WHO_MERCHANT, &order);
-	if (!co_action_offered(&co_order_machine, order.state, ACT_SUBMIT_EVIDENCE))
-	{
-		CoGuardCtx	ctx = {&order, &order, &order, false};
-
-		co_raise(co_order_machine.no_row(&ctx, order.state,
-										 ACT_SUBMIT_EVIDENCE, -1));
-	}
+	lock_for_upload(PG_GETARG_INT64(0), button, CO_WHO_MERCHANT,
+					ACT_SUBMIT_EVIDENCE, &order);
 	bundle_id = co_evidence_store(ORD_ID(&order), "production", (Datum) 0,
 								  true, PG_GETARG_JSONB_P(1), button);
 	return state_text(co_order_press(ORD_ID(&order), ACT_SUBMIT_EVIDENCE,
@@ -148,17 +161,8 @@ co_review_evidence(PG_FUNCTION_ARGS)
 	co_require_arg(fcinfo, 0, button, "order_id");
 	co_require_arg(fcinfo, 1, button, "approve");
 	approve = PG_GETARG_BOOL(1);
-	co_order_fetch(PG_GETARG_INT64(0), button, true, &order);
-	co_authorize_order(button, CO_WHO_PLATFORM, &order);
-	if (!co_action_offered(&co_order_machine, order.state,
-						   approve ? ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT))
-	{
-		CoGuardCtx	ctx = {&order, &order, &order, false};
-
-		co_raise(co_order_machine.no_row(&ctx, order.state,
-										 approve ? ACT_REVIEW_APPROVE :
-										 ACT_REVIEW_REJECT, -1));
-	}
+	lock_for_upload(PG_GETARG_INT64(0), button, CO_WHO_PLATFORM,
+					approve ? ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT, &order);
 
 	co_connect();
 	plan = co_prepare(&plan,
