@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "machines.h"
+#include "evidence.h"
 
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
@@ -198,23 +199,19 @@ co_bundle_verdict_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = co_check_trigger(fcinfo, "co_bundle_verdict_trigger",
 											 CO_TRIGGER_AFTER | CO_TRIGGER_ROW);
-	TupleDesc	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	int			verdict_col = SPI_fnumber(tupdesc, "review_state");
-	int			order_col = SPI_fnumber(tupdesc, "order_id");
-	bool		isnull;
-	char	   *verdict;
-	Datum		order_id;
+	CoRow		old;
+	CoRow		new;
 
 	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		elog(ERROR, "co_bundle_verdict_trigger: must be fired by UPDATE");
-	heap_getattr(trigdata->tg_trigtuple, verdict_col, tupdesc, &isnull);
-	if (!isnull)
+	co_row_read(&co_bundles_table, trigdata->tg_relation,
+				trigdata->tg_trigtuple, old.v, old.isnull);
+	co_row_read(&co_bundles_table, trigdata->tg_relation,
+				trigdata->tg_newtuple, new.v, new.isnull);
+	if (!old.isnull[BC_REVIEW_STATE] || new.isnull[BC_REVIEW_STATE])
 		return PointerGetDatum(NULL);
-	verdict = TextDatumGetCString(heap_getattr(trigdata->tg_newtuple,
-											   verdict_col, tupdesc, &isnull));
-	order_id = heap_getattr(trigdata->tg_newtuple, order_col, tupdesc, &isnull);
-	co_order_press(DatumGetInt64(order_id),
-				   strcmp(verdict, "approved") == 0 ?
+	co_order_press(DatumGetInt64(new.v[BC_ORDER_ID]),
+				   co_bundle_state(&new) == BS_APPROVED ?
 				   ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT,
 				   "review_evidence", 0, -1, (Datum) 0, true);
 	return PointerGetDatum(NULL);
