@@ -107,7 +107,7 @@ SELECT err(format('SELECT insist_ship(%s, %L)', :c_transit, 'YT-again'));
 -- negotiation buttons belong to negotiating / awaiting_buyer_evidence
 SELECT err(format('SELECT propose_refund_amount(%s, 100)', :c_transit));
 SELECT err(format('SELECT supplement_evidence(%s, %L)', :c_transit, items(1, 0, 'sup')));
-SELECT err(format('SELECT accept_refund_amount(%s)', :c_transit));
+SELECT err(format('SELECT accept_refund_amount(%s, 100)', :c_transit));
 SELECT err(format('SELECT decline_refund_amount(%s)', :c_transit));
 -- A2.3: the final rejection names its reason and a logistics proof
 SELECT continue_reject(:c_transit, NULL, items(1, 0, 'noreason'));
@@ -142,7 +142,7 @@ SELECT communicate(:c_signed, 'negotiate_amount') IS NOT NULL AS sent;
 SELECT * FROM pg_temp.kase(:c_signed);
 SELECT button, label, enabled, why_disabled FROM order_buttons(:o_signed);
 -- the buyer cannot answer before a proposal
-SELECT err_full(format('SELECT accept_refund_amount(%s)', :c_signed));
+SELECT err_full(format('SELECT accept_refund_amount(%s, 100)', :c_signed));
 SELECT err(format('SELECT decline_refund_amount(%s)', :c_signed));
 -- amounts: positive, at most what remains, not null
 SELECT err_full(format('SELECT propose_refund_amount(%s, 0)', :c_signed));
@@ -163,7 +163,13 @@ SELECT err(format('SELECT propose_refund_amount(%s, 250)', :c_signed));
 -- negotiate again; the buyer accepts: a partial refund, the order stays signed
 SELECT communicate(:c_signed, 'negotiate_amount') IS NOT NULL AS sent;
 SELECT propose_refund_amount(:c_signed, 300.00);
-SELECT accept_refund_amount(:c_signed);
+-- H4: the buyer accepts the amount they saw, exactly; another is refused
+-- with the current proposal in the DETAIL
+SELECT err_full(format('SELECT accept_refund_amount(%s, 250)', :c_signed));
+SELECT err(format('SELECT accept_refund_amount(%s, 300.001)', :c_signed));
+SELECT err(format('SELECT accept_refund_amount(%s, NULL)', :c_signed));
+SELECT * FROM pg_temp.kase(:c_signed);
+SELECT accept_refund_amount(:c_signed, 300);
 SELECT * FROM pg_temp.kase(:c_signed);
 SELECT * FROM pg_temp.money(:o_signed);
 SELECT button, enabled FROM order_buttons(:o_signed);
@@ -209,7 +215,7 @@ SELECT * FROM pg_temp.kase(:c_quality);
 -- negotiated instead: 400 now, the remaining 600 in a second case
 SELECT communicate(:c_quality, 'negotiate_amount') IS NOT NULL AS sent;
 SELECT propose_refund_amount(:c_quality, 400);
-SELECT accept_refund_amount(:c_quality);
+SELECT accept_refund_amount(:c_quality, 400.00);
 SELECT * FROM pg_temp.money(:o_quality);
 SELECT request_refund(:o_quality, 'refund_only', 'quality') AS c_quality2 \gset
 SELECT insist_reject(:c_quality2);
@@ -217,7 +223,7 @@ SELECT communicate(:c_quality2, 'negotiate_amount') IS NOT NULL AS sent;
 SELECT err_full(format('SELECT propose_refund_amount(%s, 600.01)', :c_quality2));
 SELECT propose_refund_amount(:c_quality2, 600);
 -- the buyer accepts the rest
-SELECT accept_refund_amount(:c_quality2);
+SELECT accept_refund_amount(:c_quality2, 600);
 SELECT * FROM pg_temp.kase(:c_quality2);
 -- the remainder used up: the order is refunded
 SELECT * FROM pg_temp.money(:o_quality);
@@ -270,7 +276,7 @@ SELECT * FROM pg_temp.money(:o_withdraw);
 --
 SELECT err(format('SELECT propose_refund_amount(%s, 1)', 999999));
 SELECT err('SELECT propose_refund_amount(NULL, 1)');
-SELECT err('SELECT accept_refund_amount(NULL)');
+SELECT err('SELECT accept_refund_amount(NULL, 1)');
 SELECT err('SELECT decline_refund_amount(NULL)');
 SELECT err(format('SELECT supplement_evidence(NULL, %L)', items(1, 0, 'null')));
 SELECT err(format('SELECT supplement_evidence(%s, %L)', 999999, items(1, 0, 'none')));

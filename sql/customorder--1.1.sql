@@ -113,7 +113,11 @@ CREATE TABLE customorder.orders (
     -- maintained by the triggers
     evidence_bundle_id bigint,
     open_aftersale_id bigint,
-    closed_at timestamptz
+    closed_at timestamptz,
+    -- 1.1: the payment's id (H3: one order per payment) and the latest stamp
+    -- of the order and its cases (H2: no stamp goes back before it)
+    pay_no text UNIQUE,
+    last_stamp_at timestamptz
 ) WITH (fillfactor = 80);
 
 CREATE INDEX ON customorder.orders (shop_id);
@@ -279,6 +283,11 @@ CREATE FUNCTION customorder.product_badges(product_id bigint) RETURNS text[]
 CREATE FUNCTION customorder.place_order(product_id bigint, buyer_id bigint, amount numeric)
     RETURNS bigint AS 'MODULE_PATHNAME', 'co_place_order' LANGUAGE C;
 
+-- H3: idempotent per payment
+CREATE FUNCTION customorder.place_order(product_id bigint, buyer_id bigint, amount numeric,
+                                        pay_no text)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'co_place_order' LANGUAGE C;
+
 -------------------------------------------------------------------------------
 -- Buttons (each returns the new state of what it changed)
 -------------------------------------------------------------------------------
@@ -351,8 +360,9 @@ CREATE FUNCTION customorder.insist_ship(aftersale_id bigint, tracking_no text) R
 CREATE FUNCTION customorder.propose_refund_amount(aftersale_id bigint, amount numeric)
     RETURNS text AS 'MODULE_PATHNAME', 'co_propose_refund_amount' LANGUAGE C;
 
-CREATE FUNCTION customorder.accept_refund_amount(aftersale_id bigint) RETURNS text
-    AS 'MODULE_PATHNAME', 'co_accept_refund_amount' LANGUAGE C;
+-- H4: the buyer names the amount they accept
+CREATE FUNCTION customorder.accept_refund_amount(aftersale_id bigint, amount numeric)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_accept_refund_amount' LANGUAGE C;
 
 CREATE FUNCTION customorder.decline_refund_amount(aftersale_id bigint) RETURNS text
     AS 'MODULE_PATHNAME', 'co_decline_refund_amount' LANGUAGE C;
@@ -458,6 +468,7 @@ SELECT k, f::pg_catalog.regprocedure
 FROM (VALUES
     ('platform', 'customorder.approve_custom_category(bigint,bigint)'),
     ('platform', 'customorder.place_order(bigint,bigint,numeric)'),
+    ('platform', 'customorder.place_order(bigint,bigint,numeric,text)'),
     ('platform', 'customorder.review_evidence(bigint,boolean,text)'),
     ('platform', 'customorder.mark_signed(bigint)'),
     ('platform', 'customorder.order_buttons(bigint)'),
@@ -472,10 +483,9 @@ FROM (VALUES
     ('merchant', 'customorder.insist_ship(bigint,text)'),
     ('merchant', 'customorder.propose_refund_amount(bigint,numeric)'),
     ('merchant', 'customorder.order_buttons(bigint)'),
-    ('buyer', 'customorder.place_order(bigint,bigint,numeric)'),
     ('buyer', 'customorder.request_refund(bigint,text,text)'),
     ('buyer', 'customorder.withdraw_refund(bigint)'),
-    ('buyer', 'customorder.accept_refund_amount(bigint)'),
+    ('buyer', 'customorder.accept_refund_amount(bigint,numeric)'),
     ('buyer', 'customorder.decline_refund_amount(bigint)'),
     ('buyer', 'customorder.supplement_evidence(bigint,jsonb)')
 ) AS v(k, f)

@@ -100,7 +100,7 @@ SELECT request_refund(:o_partial, 'return_refund', 'quality') AS c_partial \gset
 SELECT insist_reject(:c_partial);
 SELECT communicate(:c_partial, 'negotiate_amount') IS NOT NULL AS sent;
 SELECT propose_refund_amount(:c_partial, 600.00);
-SELECT accept_refund_amount(:c_partial);
+SELECT accept_refund_amount(:c_partial, 600.00);
 
 -- Name the orders
 CREATE TEMP TABLE vf_orders (name text, order_id bigint);

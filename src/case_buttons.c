@@ -41,6 +41,7 @@ typedef struct CaseButton
 	int			nargs;
 	CaseCol		cols[2];
 	Oid			types[2];
+	const char *set;			/* instead of the argument columns */
 } CaseButton;
 
 static const CaseButton case_buttons[] = {
@@ -55,11 +56,16 @@ static const CaseButton case_buttons[] = {
 	{CC_TRACKING_NO}, {TEXTOID}},
 	{"propose_refund_amount", ACT_PROPOSE_AMOUNT, CO_WHO_MERCHANT, 1,
 	{CC_PROPOSED_AMOUNT}, {NUMERICOID}},
-	{"accept_refund_amount", ACT_ACCEPT_AMOUNT, CO_WHO_BUYER, 0},
+	{"accept_refund_amount", ACT_ACCEPT_AMOUNT, CO_WHO_BUYER, 1,
+	{CC_REFUND_AMOUNT}, {NUMERICOID}},
 	{"decline_refund_amount", ACT_DECLINE_AMOUNT, CO_WHO_BUYER, 0},
 	{"supplement_evidence", ACT_SUPPLEMENT_EVIDENCE, CO_WHO_BUYER, 1,
 	{CC_BUYER_BUNDLE_ID}, {INT8OID}},
+	/* 1.0's accept_refund_amount(aftersale_id), for a 1.0 database (U2) */
+	{"accept_refund_amount", ACT_ACCEPT_AMOUNT, CO_WHO_BUYER, 0, {0}, {0},
+	"refund_amount = a.proposed_amount"},
 };
+#define LEGACY_ACCEPT (&case_buttons[lengthof(case_buttons) - 1])
 
 /* The kept UPDATE of a button, writing its argument columns */
 static SPIPlanPtr
@@ -75,7 +81,9 @@ button_plan(const CaseButton *b)
 		return *plan;
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "UPDATE customorder.aftersales a SET ");
-	if (b->nargs == 0)
+	if (b->set)
+		appendStringInfoString(&sql, b->set);
+	else if (b->nargs == 0)
 		appendStringInfoString(&sql, "state = a.state");
 	for (i = 0; i < b->nargs; i++)
 	{
@@ -351,11 +359,41 @@ co_propose_refund_amount(PG_FUNCTION_ARGS)
 	return press_one_arg(fcinfo, ACT_PROPOSE_AMOUNT, "amount", amount, true);
 }
 
-/* accept_refund_amount(aftersale_id): the buyer accepts the proposal */
+/*
+ * accept_refund_amount(aftersale_id, amount): the buyer accepts the
+ * proposal they saw (H4).  The amount goes into the case's refund_amount,
+ * which the guard compares with the proposal on the locked case.  1.0's
+ * accept_refund_amount(aftersale_id) (a 1.0 database not yet updated, U2)
+ * accepts whatever the locked case proposes.
+ */
 Datum
 co_accept_refund_amount(PG_FUNCTION_ARGS)
 {
-	return press_case_only(fcinfo, ACT_ACCEPT_AMOUNT);
+	const char *name = "accept_refund_amount";
+	Datum		amount;
+	bool		argnull = false;
+
+	if (PG_NARGS() == 1)
+	{
+		co_require_arg(fcinfo, 0, name, "aftersale_id");
+		return state_text(press(LEGACY_ACCEPT, PG_GETARG_INT64(0), 0, NULL,
+								NULL));
+	}
+	co_require_arg(fcinfo, 0, name, "aftersale_id");
+	co_require_arg(fcinfo, 1, name, "amount");
+	amount = PG_GETARG_DATUM(1);
+	co_check_money(amount, name, "amount", true);
+	/* the column would round it: an amount of money has two decimals */
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount,
+										  DirectFunctionCall2(numeric_round, amount,
+															  Int32GetDatum(2)))) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: amount has more than two decimals", name),
+				 errdetail("amount is %s.", co_numeric_str(amount)),
+				 errhint("Pass the proposal exactly as the merchant made it.")));
+	return state_text(press(button(ACT_ACCEPT_AMOUNT), PG_GETARG_INT64(0), 0,
+							&amount, &argnull));
 }
 
 /* decline_refund_amount(aftersale_id): the buyer declines the proposal */

@@ -460,6 +460,11 @@ check_proposal(const CoGuardCtx *ctx, const char *button)
 	return NULL;
 }
 
+/*
+ * H4: the buyer accepts the amount they saw.  The press writes the amount
+ * the buyer named into refund_amount; it must be exactly the proposal the
+ * case holds now (a re-proposal in between refuses the press).
+ */
 static CoRefusal *
 guard_accept(const CoGuardCtx *ctx)
 {
@@ -471,12 +476,12 @@ guard_accept(const CoGuardCtx *ctx)
 	if (n->isnull[CC_REFUND_AMOUNT] ||
 		DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_REFUND_AMOUNT],
 										  ctx->old->v[CC_PROPOSED_AMOUNT])) != 0)
-		return co_refusal(ERRCODE_CHECK_VIOLATION,
-						  "accept_refund_amount refunds the proposed amount (rule A2.2)",
-						  psprintf("Proposed %s, case refund_amount %s.",
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "accept_refund_amount: the amount is not the merchant's current proposal (rules A2.2, H4)",
+						  psprintf("The current proposal is %s; the buyer accepted %s.",
 									co_numeric_str(ctx->old->v[CC_PROPOSED_AMOUNT]),
 									n->isnull[CC_REFUND_AMOUNT] ? "null" : co_numeric_str(n->v[CC_REFUND_AMOUNT])),
-						  "Call customorder.accept_refund_amount(aftersale_id).");
+						  "Show the buyer the current proposal and accept it with accept_refund_amount(aftersale_id, amount), or decline it.");
 	return NULL;
 }
 
@@ -525,14 +530,6 @@ static void
 fill_full_refund(const CoGuardCtx *ctx, CaseRow *row)
 {
 	set_col(row, CC_REFUND_AMOUNT, co_order_remaining(ctx->order), false);
-}
-
-/* A2.2: the buyer accepts the amount proposed */
-static void
-fill_accepted_amount(const CoGuardCtx *ctx, CaseRow *row)
-{
-	set_col(row, CC_REFUND_AMOUNT, ctx->old->v[CC_PROPOSED_AMOUNT],
-			ctx->old->isnull[CC_PROPOSED_AMOUNT]);
 }
 
 /* A2.2: the buyer declines; the proposal is gone */
@@ -605,8 +602,8 @@ static const CoTransition case_transitions[] = {
 		B(PROPOSED_AMOUNT), NONE, NULL,
 		"A2.2: 0 < amount <= paid - already refunded"),
 	ROW(NEGOTIATING, ACCEPT_AMOUNT, REFUNDED, guard_accept,
-		B(REFUND_AMOUNT), CLOSED_AT, fill_accepted_amount,
-		"A2.2 F7: the buyer accepts; partial refund, the order keeps its state unless nothing remains"),
+		B(REFUND_AMOUNT), CLOSED_AT, NULL,
+		"A2.2 F7 H4: the buyer accepts exactly the current proposal; partial refund, the order keeps its state unless nothing remains"),
 	ROW(NEGOTIATING, DECLINE_AMOUNT, COMMUNICATING, guard_decline,
 		B(PROPOSED_AMOUNT), NONE, fill_no_proposal,
 		"A2.2: the buyer declines; back to communicating"),

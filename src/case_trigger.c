@@ -68,20 +68,25 @@ case_stamp_forged(CaseCol col)
 }
 
 /*
- * Apply a case's change to its order: money, the open-case marker and, for
- * insist_ship, the shipment.  Runs under the order permit; the order trigger
- * still judges the resulting order transition.
+ * Apply a case's change to its order: money, the open-case marker, the
+ * order's latest stamp (H2) and, for insist_ship, the shipment.  Runs under
+ * the order permit; the order trigger still judges the resulting order
+ * transition.
  */
 static void
-case_apply_to_order(const CaseRow *new, const OrderRow *order)
+case_apply_to_order(const CaseRow *new, const OrderRow *order, Datum stamp)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[5] = {INT8OID, TEXTOID, NUMERICOID, INT8OID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	static SPIPlanPtr plans[2];
+	SPIPlanPtr	plan;
+	Oid			argtypes[6] = {INT8OID, TEXTOID, NUMERICOID, INT8OID, TEXTOID,
+	TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	OrderState	to = order->state;
 	Datum		refunded = order->v[OC_REFUNDED_AMOUNT];
 	bool		open = co_case_is_open(new->state);
+	/* a 1.0 database not yet updated has no last_stamp_at (U2) */
+	bool		stamps = !(co_orders_table.missing & CO_BIT(OC_LAST_STAMP_AT));
 
 	if ((new->state == CS_INSTANT_REFUNDED || new->state == CS_REFUNDED) &&
 		!new->isnull[CC_REFUND_AMOUNT])
@@ -106,13 +111,21 @@ case_apply_to_order(const CaseRow *new, const OrderRow *order)
 		to = OS_SHIPPED;
 
 	co_connect();
-	plan = co_prepare(&plan,
-					  "UPDATE customorder.orders o SET "
-					  "state = $2::pg_catalog.text::customorder.order_state, "
-					  "refunded_amount = $3, open_aftersale_id = $4, "
-					  "tracking_no = COALESCE($5, o.tracking_no) "
-					  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
-					  5, argtypes);
+	co_prepare(&plans[stamps],
+			   stamps ?
+			   "UPDATE customorder.orders o SET "
+			   "state = $2::pg_catalog.text::customorder.order_state, "
+			   "refunded_amount = $3, open_aftersale_id = $4, "
+			   "tracking_no = COALESCE($5, o.tracking_no), "
+			   "last_stamp_at = $6 "
+			   "WHERE o.order_id OPERATOR(pg_catalog.=) $1" :
+			   "UPDATE customorder.orders o SET "
+			   "state = $2::pg_catalog.text::customorder.order_state, "
+			   "refunded_amount = $3, open_aftersale_id = $4, "
+			   "tracking_no = COALESCE($5, o.tracking_no) "
+			   "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+			   stamps ? 6 : 5, argtypes);
+	plan = plans[stamps];
 	values[0] = order->v[OC_ORDER_ID];
 	values[1] = CStringGetTextDatum(co_order_state_names[to]);
 	values[2] = refunded;
@@ -122,6 +135,7 @@ case_apply_to_order(const CaseRow *new, const OrderRow *order)
 		values[4] = new->v[CC_TRACKING_NO];
 	else
 		nulls[4] = 'n';
+	values[5] = stamp;
 	co_execute_permitted(PERMIT_ORDER_CASE, ORD_ID(order), plan, values, nulls, 0);
 	co_finish();
 }
@@ -131,7 +145,7 @@ case_apply_to_order(const CaseRow *new, const OrderRow *order)
  * the scenario-2 reason) as sent to the buyer now.
  */
 static void
-case_record_communication(const CaseRow *c)
+case_record_communication(const CaseRow *c, Datum stamp)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[4] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
@@ -154,7 +168,7 @@ case_record_communication(const CaseRow *c)
 	values[0] = c->v[CC_ORDER_ID];
 	values[1] = c->v[CC_AFTERSALE_ID];
 	values[2] = CStringGetTextDatum(situation);
-	values[3] = TimestampTzGetDatum(co_now());
+	values[3] = stamp;
 	co_execute(plan, values, NULL, false, 0);
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -206,16 +220,15 @@ check_stamps_not_forged(const CaseRow *old, const CaseRow *new, int own_stamp)
 }
 
 /*
- * The stamps of the chosen transition, from customorder.now(): requested_at
- * when a case opens, and the transition's own (closed_at, communicated_at).
- * Appended to cols/values/nulls from position n; returns the new count.
+ * The stamps of the chosen transition, "now" (co_order_stamp: never before
+ * the order's latest stamp, H2): requested_at when a case opens, and the
+ * transition's own (closed_at, communicated_at).  Appended to
+ * cols/values/nulls from position n; returns the new count.
  */
 static int
 case_stamps(const CaseRow *old, const CaseRow *new, const CoTransition *t,
-			int n, int *cols, Datum *values, bool *nulls)
+			Datum now, int n, int *cols, Datum *values, bool *nulls)
 {
-	Datum		now = TimestampTzGetDatum(co_now());
-
 	check_stamps_not_forged(old, new, t->stamp);
 	if (old == NULL)
 	{
@@ -251,6 +264,7 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 	bool		nulls[CC_COUNT + 2];
 	int			n = 0;
 	int			i;
+	Datum		stamp;
 
 	for (i = 0; i < lengthof(mutable_cols); i++)
 		if (old ? case_changed(old, new, mutable_cols[i]) :
@@ -299,15 +313,17 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 			values[n] = proposed.v[i];
 			nulls[n++] = proposed.isnull[i];
 		}
-	n = case_stamps(old, new, t, n, cols, values, nulls);
+	stamp = TimestampTzGetDatum(co_order_stamp(order));
+	n = case_stamps(old, new, t, stamp, n, cols, values, nulls);
 	newtuple = co_row_modify(&co_cases_table, rel, newtuple, n, cols, values,
 							 nulls);
 
 	if (t->action == ACT_COMMUNICATE)
-		case_record_communication(&proposed);
+		case_record_communication(&proposed, stamp);
+	/* money, the open case, or a stamp the order's latest must follow */
 	if (old == NULL || co_case_is_open(old->state) != co_case_is_open(t->to) ||
-		t->to == CS_REFUNDED)
-		case_apply_to_order(&proposed, order);
+		t->to == CS_REFUNDED || t->stamp != CO_NO_STAMP)
+		case_apply_to_order(&proposed, order, stamp);
 	return newtuple;
 }
 

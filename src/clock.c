@@ -51,7 +51,7 @@ clock_check_hook(char **newval, void **extra, GucSource source)
 		tm2timestamp(&tm, fsec, &tz, &parsed) != 0)
 	{
 		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
-		GUC_check_errdetail("customorder.clock must be a finite timestamptz, or empty for the transaction time.");
+		GUC_check_errdetail("customorder.clock must be a finite timestamptz, or empty for the wall clock.");
 		return false;
 	}
 
@@ -81,7 +81,7 @@ co_define_clock_guc(void)
 {
 	DefineCustomStringVariable("customorder.clock",
 							   "Overrides customorder.now() (superuser only; for tests).",
-							   "Empty means the transaction start time.",
+							   "Empty means the wall clock (clock_timestamp()).",
 							   &clock_setting,
 							   "",
 							   PGC_SUSET,
@@ -93,15 +93,17 @@ co_define_clock_guc(void)
 }
 
 /*
- * The time of every rule: the transaction start time, unless a superuser
- * has set customorder.clock.
+ * The time of every rule: the wall clock when it is asked (H1: holding a
+ * transaction open stretches no window and backdates no stamp), unless a
+ * superuser has set customorder.clock.  Stamps take the later of this and
+ * the order's latest stamp (co_order_stamp, H2).
  */
 TimestampTz
 co_now(void)
 {
 	if (clock_is_set)
 		return clock_value;
-	return GetCurrentTransactionStartTimestamp();
+	return GetCurrentTimestamp();
 }
 
 Datum

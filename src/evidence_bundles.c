@@ -197,6 +197,20 @@ check_fixed_columns(const CoRow *oldrow, const CoRow *newrow)
  * transition's stamp (submitted_at, reviewed_at) is taken from
  * customorder.now().
  */
+/*
+ * H2: a bundle's stamp is never before its order's latest stamp (the
+ * buttons that submit or review a bundle hold the order's lock).
+ */
+static TimestampTz
+bundle_stamp(const CoRow *row)
+{
+	OrderRow	order;
+
+	co_order_fetch(DatumGetInt64(row->v[BC_ORDER_ID]), "evidence", false,
+				   &order);
+	return co_order_stamp(&order);
+}
+
 static HeapTuple
 bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 {
@@ -225,7 +239,7 @@ bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 	if (t->stamp == CO_NO_STAMP)
 		return newtuple;
 	cols[0] = t->stamp;
-	now = TimestampTzGetDatum(co_now());
+	now = TimestampTzGetDatum(bundle_stamp(new));
 	return co_row_modify(&co_bundles_table, rel, newtuple, 1, cols, &now,
 						 &nonull);
 }

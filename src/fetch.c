@@ -17,7 +17,8 @@ const char *const co_order_col_names[OC_COUNT] = {
 	"paid_at", "ship_by", "state", "custom_started_at", "tracking_no",
 	"shipped_at", "signed_at", "refunded_amount", "category_id",
 	"start_lock", "high_score_threshold", "evidence_review",
-	"promised_ship", "evidence_bundle_id", "open_aftersale_id", "closed_at"
+	"promised_ship", "evidence_bundle_id", "open_aftersale_id", "closed_at",
+	"pay_no", "last_stamp_at"
 };
 
 const char *const co_case_col_names[CC_COUNT] = {
@@ -39,7 +40,7 @@ const char *const co_comm_reason_names[COMM_COUNT] = {
 };
 
 CoTable		co_orders_table = {
-	"orders", co_order_col_names, OC_COUNT, 1, "order"
+	"orders", co_order_col_names, OC_COUNT, 1, "order", OC_PAY_NO
 };
 
 CoTable		co_cases_table = {

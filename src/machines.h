@@ -37,6 +37,9 @@ typedef enum OrderCol
 	OC_EVIDENCE_BUNDLE_ID,
 	OC_OPEN_AFTERSALE_ID,
 	OC_CLOSED_AT,
+	/* 1.1 (a 1.0 database not yet updated lacks them: they read NULL) */
+	OC_PAY_NO,
+	OC_LAST_STAMP_AT,			/* the latest stamp of the order and its cases */
 	OC_COUNT
 } OrderCol;
 
@@ -123,6 +126,9 @@ extern void co_case_decode_request(CaseRow *row);
 extern void co_case_check_request(const CaseRow *row);
 extern void co_authorize_order(const char *button, int who,
 							   const OrderRow *order);
+
+/* H2: a stamp for this order or its cases, never before its latest */
+extern TimestampTz co_order_stamp(const OrderRow *order);
 
 /* order_trigger.c / case_trigger.c: what a press of each machine writes */
 extern OrderState co_order_press(int64 order_id, CoAction action,

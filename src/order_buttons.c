@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "utils/builtins.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(co_place_order);
@@ -33,38 +34,100 @@ state_text(OrderState state)
 }
 
 /*
- * place_order(product_id, buyer_id, amount) -> order_id.  Payment happened
- * outside; the trigger snapshots the product and category (L4).
+ * The order already recorded for payment "pay_no", if any: its id, or 0.
+ * Product, buyer and amount must agree with the call's (H3), else 22023.
+ */
+static int64
+order_of_payment(const Datum *values)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int64		order_id;
+
+	plan = co_prepare(&plan,
+					  "SELECT o.order_id, o.product_id, o.buyer_id, o.amount "
+					  "FROM customorder.orders o "
+					  "WHERE o.pay_no OPERATOR(pg_catalog.=) $1",
+					  1, argtypes);
+	co_execute(plan, &values[3], NULL, false, 1);
+	if (SPI_processed != 1)
+		return 0;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	order_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	if (DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)) != DatumGetInt64(values[0]) ||
+		DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)) != DatumGetInt64(values[1]) ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+										  SPI_getbinval(tup, desc, 4, &isnull),
+										  DirectFunctionCall2(numeric_round, values[2],
+															  Int32GetDatum(2)))) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("place_order: payment \"%s\" is already recorded for another order (rule H3)",
+						TextDatumGetCString(values[3])),
+				 errdetail("Order " INT64_FORMAT ": product %s, buyer %s, amount %s; this call: product " INT64_FORMAT ", buyer " INT64_FORMAT ", amount %s.",
+						   order_id, SPI_getvalue(tup, desc, 2),
+						   SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4),
+						   DatumGetInt64(values[0]), DatumGetInt64(values[1]),
+						   co_numeric_str(values[2])),
+				 errhint("A payment pays for one order: repeat the call with that order's product, buyer and amount, or pass the new payment's pay_no.")));
+	return order_id;
+}
+
+/*
+ * place_order(product_id, buyer_id, amount [, pay_no]) -> order_id: the
+ * platform's order service records a confirmed payment (H3).  The trigger
+ * checks the amount against the price and snapshots the product and
+ * category (L4).  With pay_no the call is idempotent: the order of that
+ * payment comes back, also when another session records it concurrently
+ * (ON CONFLICT waits for it, then the order is read again).
  */
 Datum
 co_place_order(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[3] = {INT8OID, INT8OID, NUMERICOID};
-	Datum		values[3];
+	static SPIPlanPtr plans[2];
+	bool		with_pay_no = PG_NARGS() == 4;
+	Oid			argtypes[4] = {INT8OID, INT8OID, NUMERICOID, TEXTOID};
+	Datum		values[4];
 	bool		isnull;
-	int64		order_id;
+	int64		order_id = 0;
+	int			i;
 
 	co_require_arg(fcinfo, 0, "place_order", "product_id");
 	co_require_arg(fcinfo, 1, "place_order", "buyer_id");
 	co_require_arg(fcinfo, 2, "place_order", "amount");
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	values[2] = PG_GETARG_DATUM(2);
+	if (with_pay_no)
+		co_require_arg(fcinfo, 3, "place_order", "pay_no");
+	for (i = 0; i < PG_NARGS(); i++)
+		values[i] = PG_GETARG_DATUM(i);
 	/* the INSERT coerces the amount to numeric(12,2) before the trigger */
 	co_check_money(values[2], "place_order", "amount", true);
-	/* the platform's order service, or the buyer for themself */
-	co_authorize("place_order", CO_WHO_PLATFORM | CO_WHO_BUYER, 0,
-				 PG_GETARG_INT64(1));
+	/* the platform's order service, after the payment service confirmed */
+	co_authorize("place_order", CO_WHO_PLATFORM, 0, PG_GETARG_INT64(1));
 
 	co_connect();
-	plan = co_prepare(&plan,
-					  "INSERT INTO customorder.orders (product_id, buyer_id, amount) "
-					  "VALUES ($1, $2, $3) RETURNING order_id",
-					  3, argtypes);
-	co_execute(plan, values, NULL, false, 0);
-	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
+	if (with_pay_no)
+		order_id = order_of_payment(values);
+	if (order_id == 0)
+	{
+		co_prepare(&plans[with_pay_no], with_pay_no ?
+				   "INSERT INTO customorder.orders (product_id, buyer_id, amount, pay_no) "
+				   "VALUES ($1, $2, $3, $4) ON CONFLICT (pay_no) DO NOTHING "
+				   "RETURNING order_id" :
+				   "INSERT INTO customorder.orders (product_id, buyer_id, amount) "
+				   "VALUES ($1, $2, $3) RETURNING order_id",
+				   PG_NARGS(), argtypes);
+		co_execute(plans[with_pay_no], values, NULL, false, 0);
+		if (SPI_processed == 1)
+			order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1,
+												   &isnull));
+		else
+			order_id = order_of_payment(values);
+	}
 	co_finish();
 	PG_RETURN_INT64(order_id);
 }

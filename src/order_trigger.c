@@ -24,7 +24,7 @@ PG_FUNCTION_INFO_V1(co_order_trigger);
 static const OrderCol fixed_cols[] = {
 	OC_ORDER_ID, OC_SHOP_ID, OC_PRODUCT_ID, OC_BUYER_ID, OC_AMOUNT,
 	OC_IS_CUSTOM, OC_PAID_AT, OC_SHIP_BY, OC_CATEGORY_ID, OC_START_LOCK,
-	OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW, OC_PROMISED_SHIP
+	OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW, OC_PROMISED_SHIP, OC_PAY_NO
 };
 
 /* Columns a transition writes or stamps (CoTransition.may_change, .stamp) */
@@ -35,7 +35,7 @@ static const OrderCol transition_cols[] = {
 
 /* Columns only the case trigger writes, under its permit (F7) */
 static const OrderCol case_cols[] = {
-	OC_REFUNDED_AMOUNT, OC_OPEN_AFTERSALE_ID
+	OC_REFUNDED_AMOUNT, OC_OPEN_AFTERSALE_ID, OC_LAST_STAMP_AT
 };
 
 static void
@@ -96,6 +96,23 @@ check_partial_refund(const OrderRow *old, const OrderRow *new)
 }
 
 /*
+ * H2: the time to stamp on this order or one of its cases: now, or the
+ * order's latest stamp if that is later (a clock set back, or a clock of
+ * another host), so no stamp of an order and its cases goes backwards.  The
+ * caller holds the order's row lock, so the latest stamp is settled.
+ */
+TimestampTz
+co_order_stamp(const OrderRow *order)
+{
+	TimestampTz now = co_now();
+
+	if (!order->isnull[OC_LAST_STAMP_AT] &&
+		DatumGetTimestampTz(order->v[OC_LAST_STAMP_AT]) > now)
+		return DatumGetTimestampTz(order->v[OC_LAST_STAMP_AT]);
+	return now;
+}
+
+/*
  * UPDATE: a press chooses by its action; a raw write by (from, to).  The
  * chosen row's state and stamp go into the new tuple.
  */
@@ -110,9 +127,9 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 	const CoTransition *t;
 	CoRefusal  *refusal;
 	uint32		changed = 0;
-	int			cols[2];
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	int			cols[3];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
 	int			i;
 
 	read_order(rel, oldtuple, &old);
@@ -150,9 +167,12 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 	if (t->stamp == CO_NO_STAMP)
 		return co_row_modify(&co_orders_table, rel, newtuple, 1, cols,
 							 values, nulls);
+	/* the stamp, never before a case stamp the case trigger just wrote */
 	cols[1] = t->stamp;
-	values[1] = TimestampTzGetDatum(co_now());
-	return co_row_modify(&co_orders_table, rel, newtuple, 2, cols, values,
+	values[1] = TimestampTzGetDatum(co_order_stamp(&new));
+	cols[2] = OC_LAST_STAMP_AT;
+	values[2] = values[1];
+	return co_row_modify(&co_orders_table, rel, newtuple, 3, cols, values,
 						 nulls);
 }
 
@@ -183,6 +203,12 @@ check_new_order(const OrderRow *new)
 				 errmsg("place_order: amount must be positive"),
 				 errdetail("Amount %s.", co_numeric_str(new->v[OC_AMOUNT])),
 				 errhint("Pass the amount the buyer paid.")));
+	if (!new->isnull[OC_PAY_NO] &&
+		VARSIZE_ANY_EXHDR(DatumGetPointer(new->v[OC_PAY_NO])) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("place_order: pay_no must not be empty (rule H3)"),
+				 errhint("Pass the payment service's id of the payment.")));
 	if (new->state != OS_PAID)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -194,7 +220,10 @@ check_new_order(const OrderRow *new)
 
 /*
  * L4: what the product and its category say now, into "snap" (the columns
- * from_product lists, in that order).  Values are copied out of SPI.
+ * from_product lists, in that order).  Values are copied out of SPI.  The
+ * product, its category and its approval are read in their latest committed
+ * version and share-locked until the order commits (H9: under REPEATABLE
+ * READ a version newer than the snapshot is a serialization failure).
  */
 static const OrderCol from_product[] = {
 	OC_SHOP_ID, OC_IS_CUSTOM, OC_PROMISED_SHIP, OC_CATEGORY_ID,
@@ -202,34 +231,64 @@ static const OrderCol from_product[] = {
 };
 
 static void
-snapshot_product(Datum product_id, Datum *snap, bool *snap_null)
+snapshot_product(const OrderRow *new, Datum *snap, bool *snap_null)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {INT8OID};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			n = lengthof(from_product);
 	int			i;
 
 	co_connect();
 	plan = co_prepare(&plan,
 					  "SELECT p.shop_id, p.is_custom, p.promised_ship, p.category_id, "
-					  "c.start_lock, c.high_score_threshold, c.evidence_review "
+					  "c.start_lock, c.high_score_threshold, c.evidence_review, "
+					  "p.price, "
+					  "NOT p.is_custom OR (c.custom_enabled AND EXISTS ("
+					  "  SELECT 1 FROM customorder.custom_approvals a "
+					  "  WHERE a.shop_id OPERATOR(pg_catalog.=) p.shop_id "
+					  "  AND a.category_id OPERATOR(pg_catalog.=) p.category_id "
+					  "  FOR SHARE)) "
 					  "FROM customorder.products p "
 					  "JOIN customorder.categories c "
 					  "ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
-					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1",
+					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1 "
+					  "FOR SHARE",
 					  1, argtypes);
-	co_execute(plan, &product_id, NULL, false, 1);
+	co_execute(plan, &new->v[OC_PRODUCT_ID], NULL, false, 1);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("place_order: product " INT64_FORMAT " does not exist",
-						DatumGetInt64(product_id)),
+						DatumGetInt64(new->v[OC_PRODUCT_ID])),
 				 errhint("Publish the product first.")));
-	for (i = 0; i < lengthof(from_product); i++)
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	/* H3: a coupon may lower the price, nothing raises it */
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, new->v[OC_AMOUNT],
+										  SPI_getbinval(tup, desc, n + 1, &isnull))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("place_order: amount above the product's price (rule H3)"),
+				 errdetail("Product " INT64_FORMAT " costs %s; amount %s.",
+						   DatumGetInt64(new->v[OC_PRODUCT_ID]),
+						   SPI_getvalue(tup, desc, n + 1),
+						   co_numeric_str(new->v[OC_AMOUNT])),
+				 errhint("Pass the amount the payment service confirmed, at most the price.")));
+	/* H7: a custom product whose approval or category was revoked */
+	if (!DatumGetBool(SPI_getbinval(tup, desc, n + 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("place_order: the custom product must be republished under a valid approval (rules L1, H7)"),
+				 errdetail("Product " INT64_FORMAT ": its category is no longer custom-enabled or the shop's approval for it was withdrawn.",
+						   DatumGetInt64(new->v[OC_PRODUCT_ID])),
+				 errhint("Republish the product once the platform has approved the shop for a custom-enabled category, or publish it as an ordinary product.")));
+	for (i = 0; i < n; i++)
 	{
 		int			col = from_product[i];
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, i + 1,
-									  &snap_null[i]);
+		Datum		d = SPI_getbinval(tup, desc, i + 1, &snap_null[i]);
 
 		snap[i] = snap_null[i] ? (Datum) 0 :
 			SPI_datumTransfer(d, co_orders_table.byval[col],
@@ -260,11 +319,14 @@ order_check_insert(Relation rel, HeapTuple newtuple)
 
 	read_order(rel, newtuple, &new);
 	check_new_order(&new);
-	snapshot_product(new.v[OC_PRODUCT_ID], values, nulls);
+	snapshot_product(&new, values, nulls);
 	for (i = 0; i < n; i++)
 		cols[i] = from_product[i];
 
 	cols[n] = OC_PAID_AT;
+	values[n] = TimestampTzGetDatum(now);
+	nulls[n++] = false;
+	cols[n] = OC_LAST_STAMP_AT;
 	values[n] = TimestampTzGetDatum(now);
 	nulls[n++] = false;
 	/* L2: ship_by = paid_at + the promised ship time (the third column) */

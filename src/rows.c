@@ -9,10 +9,13 @@
 #include "rows.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/datum.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 /* Every table mapped so far, so one relcache callback can forget them */
@@ -66,11 +69,22 @@ co_table_map(CoTable *table, Relation rel)
 		return;
 	Assert(table->ncols <= CO_MAX_COLS);
 	remember_table(table);
+	table->missing = 0;
 	for (i = 0; i < table->ncols; i++)
 	{
 		Form_pg_attribute att;
 		int			attnum = SPI_fnumber(tupdesc, table->cols[i]);
 
+		if (attnum <= 0 && table->nrequired > 0 && i >= table->nrequired)
+		{
+			/* a 1.0 database, not yet updated: the column reads NULL */
+			table->missing |= ((uint32) 1) << i;
+			table->attnums[i] = InvalidAttrNumber;
+			table->byval[i] = true;
+			table->typlen[i] = sizeof(Datum);
+			table->typmod[i] = -1;
+			continue;
+		}
 		if (attnum <= 0)
 			elog(ERROR, "column \"%s\" of customorder.%s is missing",
 				 table->cols[i], table->relname);
@@ -101,6 +115,12 @@ co_row_read(CoTable *table, Relation rel, HeapTuple tuple,
 	heap_deform_tuple(tuple, tupdesc, all_values, all_isnull);
 	for (i = 0; i < table->ncols; i++)
 	{
+		if (table->attnums[i] == InvalidAttrNumber)
+		{
+			values[i] = (Datum) 0;
+			isnull[i] = true;
+			continue;
+		}
 		values[i] = all_values[table->attnums[i] - 1];
 		isnull[i] = all_isnull[table->attnums[i] - 1];
 	}
@@ -127,12 +147,21 @@ co_row_modify(const CoTable *table, Relation rel, HeapTuple tuple, int n,
 			  const int *cols, const Datum *values, const bool *isnull)
 {
 	int			attnums[CO_MAX_COLS];
+	Datum		vals[CO_MAX_COLS];
+	bool		nulls[CO_MAX_COLS];
+	int			m = 0;
 	int			i;
 
+	/* a column a 1.0 database lacks is not written */
 	for (i = 0; i < n; i++)
-		attnums[i] = table->attnums[cols[i]];
-	return heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n, attnums,
-									 (Datum *) values, (bool *) isnull);
+		if (table->attnums[cols[i]] != InvalidAttrNumber)
+		{
+			attnums[m] = table->attnums[cols[i]];
+			vals[m] = values[i];
+			nulls[m++] = isnull[i];
+		}
+	return heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), m, attnums,
+									 vals, nulls);
 }
 
 /* The kept plan that selects the rule columns by key, FOR UPDATE if "lock" */
@@ -143,12 +172,30 @@ fetch_plan(CoTable *table, bool lock)
 	Oid			argtypes[CO_MAX_COLS];
 	int			i;
 
+	if (table->relid == InvalidOid)
+	{
+		Relation	rel = table_open(get_relname_relid(table->relname,
+													   get_namespace_oid("customorder", false)),
+									 AccessShareLock);
+
+		co_table_map(table, rel);
+		table_close(rel, AccessShareLock);
+	}
+	/* made before ALTER EXTENSION UPDATE added a column: make it again */
+	if (table->fetch_plan[lock] != NULL &&
+		table->fetch_missing[lock] != table->missing)
+	{
+		SPI_freeplan(table->fetch_plan[lock]);
+		table->fetch_plan[lock] = NULL;
+	}
 	if (table->fetch_plan[lock] != NULL)
 		return table->fetch_plan[lock];
+	table->fetch_missing[lock] = table->missing;
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (i = 0; i < table->ncols; i++)
-		appendStringInfo(&sql, "%st.%s", i ? ", " : "", table->cols[i]);
+		appendStringInfo(&sql, (table->missing & (((uint32) 1) << i)) ?
+						 "%sNULL" : "%st.%s", i ? ", " : "", table->cols[i]);
 	appendStringInfo(&sql, " FROM customorder.%s t WHERE ", table->relname);
 	for (i = 0; i < table->nkeys; i++)
 	{

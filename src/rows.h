@@ -33,6 +33,8 @@ typedef struct CoTable
 	int			ncols;
 	int			nkeys;			/* cols[0 .. nkeys-1] are the key */
 	const char *what;			/* "order", "after-sale case", ... */
+	int			nrequired;		/* 0, or cols[nrequired ..] are 1.1's: a 1.0
+								 * database (U2) lacks them, they read NULL */
 
 	/* cache: attribute numbers and types of cols[] in the relation */
 	Oid			relid;
@@ -40,7 +42,9 @@ typedef struct CoTable
 	bool		byval[CO_MAX_COLS];
 	int16		typlen[CO_MAX_COLS];
 	int32		typmod[CO_MAX_COLS];
+	uint32		missing;		/* bits of the optional cols[] it lacks */
 	SPIPlanPtr	fetch_plan[2];	/* [lock] */
+	uint32		fetch_missing[2];	/* "missing" when the plan was made */
 } CoTable;
 
 /* A row's rule columns as Datums; values may point into a tuple */

@@ -73,7 +73,7 @@ CREATE TEMP TABLE c AS
 SELECT customorder.insist_reject(id) FROM c;
 SELECT customorder.communicate(id, 'negotiate_amount') FROM c WHERE order_id = (SELECT min(order_id) FROM signed);
 SELECT customorder.propose_refund_amount(id, 40) FROM c WHERE order_id = (SELECT min(order_id) FROM signed);
-SELECT customorder.accept_refund_amount(id) FROM c WHERE order_id = (SELECT min(order_id) FROM signed);
+SELECT customorder.accept_refund_amount(id, 40) FROM c WHERE order_id = (SELECT min(order_id) FROM signed);
 SELECT customorder.communicate(id, 'agreement_reached') FROM c WHERE order_id = (SELECT max(order_id) FROM signed);
 SELECT customorder.continue_reject(id, 'signed_no_reason',
          '[{"type":"image","mime":"image/png","bytes":5,"uri":"sign.png"}]')

@@ -50,7 +50,7 @@ SELECT expect(customorder.insist_ship(open_case(9011), 'SF-9011'), 'closed_by_sh
               'insist ship on a case of 1.0');
 SELECT expect(customorder.continue_reject(open_case(9012), NULL, items(2, 0, 'o9012-after')),
               'rejected', 'continue reject on a communicating case');
-SELECT expect(customorder.accept_refund_amount(open_case(9017)), 'refunded',
+SELECT expect(customorder.accept_refund_amount(open_case(9017), 120.50), 'refunded',
               'accept a proposal made under 1.0');
 SELECT expect(state::text || ' ' || refunded_amount, 'signed 120.50',
               'the accepted proposal is a partial refund')
