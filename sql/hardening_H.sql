@@ -54,3 +54,95 @@ SELECT shipped_at, signed_at, last_stamp_at FROM orders WHERE order_id = :o_back
 SELECT err(format('UPDATE orders SET last_stamp_at = %L WHERE order_id = %s', '2000-01-01', :o_back)) AS raw_last_stamp;
 SELECT count(*) AS violations FROM verify() WHERE order_id IN (:o_back, :o_pay);
 RESET customorder.clock;
+
+--
+-- H6: no oracle, no owner in messages.  A merchant of shop "low" and a
+-- buyer 9201 press every button on an order of shop "high" (buyer 9202) and
+-- on an id that does not exist: 42501 alike, naming neither shop "high" nor
+-- buyer 9202.
+--
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_h6_merchant, regress_h6_buyer, regress_h6_platform;
+RESET client_min_messages;
+CREATE ROLE regress_h6_merchant;
+CREATE ROLE regress_h6_buyer;
+CREATE ROLE regress_h6_platform;
+SELECT grant_merchant('regress_h6_merchant'), grant_buyer('regress_h6_buyer'),
+       grant_platform('regress_h6_platform');
+SET customorder.clock = '2027-04-01 09:00:00+00';
+SELECT place_order(prod('wardrobe-high'), 9202, 9800.00) AS o_other \gset
+SET customorder.clock = '2027-04-01 11:00:00+00';
+SELECT start_customization(:o_other);
+SELECT request_refund(:o_other, 'refund_only', 'quality') AS c_other \gset
+RESET customorder.clock;
+CREATE TEMP TABLE h6_calls (who text, sql text);
+INSERT INTO h6_calls
+SELECT 'merchant', format(f, id)
+FROM (VALUES ('SELECT customorder.start_customization(%s)'),
+             ('SELECT customorder.ship(%s, ''SF-1'')'),
+             ('SELECT customorder.submit_custom_evidence(%s, ''[]'')'),
+             ('SELECT count(*) FROM customorder.order_buttons(%s)'),
+             ('SELECT count(*) FROM customorder.view_custom_evidence(%s)'),
+             ('SELECT (customorder.refund_eligibility(%s)).why')) f(f),
+     (VALUES (:o_other), (424242)) i(id)
+UNION ALL
+SELECT 'merchant', format(f, id)
+FROM (VALUES ('SELECT customorder.agree_refund(%s)'),
+             ('SELECT customorder.insist_reject(%s)'),
+             ('SELECT customorder.communicate(%s, NULL)'),
+             ('SELECT customorder.continue_reject(%s, NULL, ''[]'')'),
+             ('SELECT customorder.insist_ship(%s, ''SF-1'')'),
+             ('SELECT customorder.propose_refund_amount(%s, 1)')) f(f),
+     (VALUES (:c_other), (424242)) i(id)
+UNION ALL
+SELECT 'buyer', format(f, id)
+FROM (VALUES ('SELECT customorder.request_refund(%s, ''refund_only'', ''quality'')'),
+             ('SELECT count(*) FROM customorder.view_custom_evidence(%s)'),
+             ('SELECT (customorder.refund_eligibility(%s)).why')) f(f),
+     (VALUES (:o_other), (424242)) i(id)
+UNION ALL
+SELECT 'buyer', format(f, id)
+FROM (VALUES ('SELECT customorder.withdraw_refund(%s)'),
+             ('SELECT customorder.accept_refund_amount(%s, 1)'),
+             ('SELECT customorder.decline_refund_amount(%s)'),
+             ('SELECT customorder.supplement_evidence(%s, ''[]'')')) f(f),
+     (VALUES (:c_other), (424242)) i(id);
+-- h6_refusal(role, shop, buyer, sql): SQLSTATE, message, DETAIL and HINT
+CREATE FUNCTION pg_temp.h6_refusal(r text, shop bigint, buyer bigint, sql text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text;
+BEGIN
+    PERFORM pg_catalog.set_config('customorder.shop_id', coalesce(shop::text, ''), true);
+    PERFORM pg_catalog.set_config('customorder.buyer_id', coalesce(buyer::text, ''), true);
+    PERFORM pg_catalog.set_config('role', r, true);
+    BEGIN
+        EXECUTE sql;
+        st := 'ok';
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    END;
+    PERFORM pg_catalog.set_config('role', 'none', true);
+    RETURN concat_ws(' | ', st, msg, det, hnt);
+END $$;
+CREATE TEMP TABLE h6_out AS
+SELECT c.who, c.sql,
+       pg_temp.h6_refusal(CASE c.who WHEN 'merchant' THEN 'regress_h6_merchant' ELSE 'regress_h6_buyer' END,
+                          CASE c.who WHEN 'merchant' THEN shop('low') END,
+                          CASE c.who WHEN 'buyer' THEN 9201 END, c.sql) AS refusal
+FROM h6_calls c;
+-- every call refused with 42501, whether or not the id exists
+SELECT who, left(refusal, 5) AS sqlstate, count(*) FROM h6_out GROUP BY 1, 2 ORDER BY 1, 2;
+-- the same words for an existing id and a missing one
+SELECT count(DISTINCT who || regexp_replace(sql, '\d+', 'N', 'g')) AS calls,
+       count(DISTINCT who || regexp_replace(sql, '\d+', 'N', 'g') || refusal) AS distinct_answers
+FROM h6_out;
+-- no refusal names the order's shop or buyer
+SELECT count(*) AS naming_the_owner FROM h6_out
+WHERE refusal ~ ('\m(' || shop('high') || '|9202|' || :o_other || '|' || :c_other || ')\M');
+SELECT DISTINCT who, refusal FROM h6_out ORDER BY 1, 2;
+-- the platform still gets P0002 for a missing id
+SELECT pg_temp.h6_refusal('regress_h6_platform', NULL, NULL, 'SELECT customorder.mark_signed(424242)') AS platform_missing;
+DROP OWNED BY regress_h6_merchant, regress_h6_buyer, regress_h6_platform;
+DROP ROLE regress_h6_merchant, regress_h6_buyer, regress_h6_platform;

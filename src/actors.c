@@ -201,13 +201,58 @@ co_authorize(const char *button, int who, int64 shop_id, int64 buyer_id)
 		refuse_actor(button, who, "customorder.shop_id is not set for this transaction.");
 	if ((who & kinds & CO_WHO_BUYER) && acting_buyer <= 0)
 		refuse_actor(button, who, "customorder.buyer_id is not set for this transaction.");
+
+	/*
+	 * H6: say nothing of the order's owner, nor whether the order exists:
+	 * only whom this session acts for, which it knows.
+	 */
 	if (who & kinds & CO_WHO_MERCHANT)
 		refuse_actor(button, who,
-					 psprintf("The order belongs to shop " INT64_FORMAT "; this session acts for shop " INT64_FORMAT ".",
-							  shop_id, acting_shop));
+					 psprintf("This session acts for shop " INT64_FORMAT "; the order is not one of its orders.",
+							  acting_shop));
 	refuse_actor(button, who,
-				 psprintf("The order belongs to buyer " INT64_FORMAT "; this session acts for buyer " INT64_FORMAT ".",
-						  buyer_id, acting_buyer));
+				 psprintf("This session acts for buyer " INT64_FORMAT "; the order is not one of theirs.",
+						  acting_buyer));
+}
+
+/*
+ * H6: may the current actor press "button" on order "order_id" at all?
+ * Checked before anything is locked or fetched.  The platform (and a
+ * superuser) may: a missing order is then the press's P0002.  A merchant or
+ * buyer may only if the order is its shop's or their own, read from the
+ * order's owner columns without a lock: they are fixed when the order is
+ * placed (L4), so an unlocked read cannot be stale, and the press that
+ * follows needs no second check on the locked row.  A missing order is
+ * refused exactly like another's (42501): the answer is no oracle.
+ */
+void
+co_authorize_order_id(const char *button, int who, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		key = Int64GetDatum(order_id);
+	int			kinds = actor_kinds(GetOuterUserId());
+	int64		shop_id = 0;
+	int64		buyer_id = 0;
+	bool		isnull;
+
+	if ((kinds & CO_WHO_SUPERUSER) || ((who & kinds) & CO_WHO_PLATFORM))
+		return;
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT o.shop_id, o.buyer_id FROM customorder.orders o "
+					  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+					  1, argtypes);
+	co_execute(plan, &key, NULL, true, 1);
+	if (SPI_processed == 1)
+	{
+		shop_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+		buyer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	co_finish();
+	co_authorize(button, who, shop_id, buyer_id);
 }
 
 void

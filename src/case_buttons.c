@@ -101,9 +101,30 @@ button_plan(const CaseButton *b)
 }
 
 /*
+ * H6: the case's order, and may the actor press b on it?  Before anything
+ * is locked.  A missing case is 42501 for a merchant or buyer, like
+ * another's, and P0002 for the platform.
+ */
+static int64
+authorize_case(const CaseButton *b, int64 aftersale_id)
+{
+	int64		order_id = 0;
+	bool		found = co_case_order_id(aftersale_id, &order_id);
+
+	co_authorize_order_id(b->name, b->who, order_id);
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
+						b->name, aftersale_id),
+				 errhint("Check the aftersale_id returned by request_refund().")));
+	return order_id;
+}
+
+/*
  * Press button b on the case "aftersale_id" with its arguments; returns
  * the case's new state.  "order_id" is the case's order when the caller
- * has fetched it already, else 0.
+ * has authorized the actor on it already, else 0.
  */
 static CaseState
 press(const CaseButton *b, int64 aftersale_id, int64 order_id,
@@ -116,12 +137,8 @@ press(const CaseButton *b, int64 aftersale_id, int64 order_id,
 	int			i;
 
 	/* the case's order, unlocked: the UPDATE locks the case first */
-	if (order_id == 0 && !co_case_order_id(aftersale_id, &order_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
-						b->name, aftersale_id),
-				 errhint("Check the aftersale_id returned by request_refund().")));
+	if (order_id == 0)
+		order_id = authorize_case(b, aftersale_id);
 	values[0] = Int64GetDatum(order_id);
 	values[1] = Int64GetDatum(aftersale_id);
 	for (i = 0; i < b->nargs; i++)
@@ -130,7 +147,7 @@ press(const CaseButton *b, int64 aftersale_id, int64 order_id,
 		nulls[i + 2] = argnull[i] ? 'n' : ' ';
 	}
 	co_connect();
-	co_case_press(order_id, aftersale_id, b->action, b->name, b->who,
+	co_case_press(order_id, aftersale_id, b->action, b->name, 0,
 				  button_plan(b), values, nulls);
 	state = co_case_state_from_datum(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 1,
@@ -199,6 +216,7 @@ co_request_refund(PG_FUNCTION_ARGS)
 	co_require_arg(fcinfo, 0, button_name, "order_id");
 	co_require_arg(fcinfo, 1, button_name, "kind");
 	co_require_arg(fcinfo, 2, button_name, "reason");
+	co_authorize_order_id(button_name, CO_WHO_BUYER, PG_GETARG_INT64(0));
 	co_connect();
 	plan = co_prepare(&plan,
 					  "INSERT INTO customorder.aftersales "
@@ -210,7 +228,7 @@ co_request_refund(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_GETARG_DATUM(2);
 	co_case_press(PG_GETARG_INT64(0), 0, ACT_REQUEST_REFUND, button_name,
-				  CO_WHO_BUYER, plan, values, NULL);
+				  0, plan, values, NULL);
 	aftersale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1,
 											   &isnull));
@@ -296,8 +314,8 @@ press_with_bundle(FunctionCallInfo fcinfo, CoAction action, int items_argno)
 
 	co_require_arg(fcinfo, 0, b->name, "aftersale_id");
 	co_require_arg(fcinfo, items_argno, b->name, "items");
+	authorize_case(b, PG_GETARG_INT64(0));
 	co_case_fetch(PG_GETARG_INT64(0), b->name, true, &kase, &order);
-	co_authorize_order(b->name, b->who, &order);
 	if (action == ACT_SUPPLEMENT_EVIDENCE)
 		purpose = "buyer_supplement";
 	else if (co_order_shipped(&order))

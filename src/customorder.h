@@ -145,6 +145,7 @@ extern void co_define_clock_guc(void);
 extern void co_define_actor_gucs(void);
 extern int64 co_acting_shop_id(void);
 extern int64 co_acting_buyer_id(void);
+extern void co_authorize_order_id(const char *button, int who, int64 order_id);
 extern void co_authorize(const char *button, int who, int64 shop_id,
 						 int64 buyer_id);
 

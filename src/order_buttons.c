@@ -173,8 +173,8 @@ static void
 lock_for_upload(int64 order_id, const char *button, int who, CoAction action,
 				OrderRow *order)
 {
+	co_authorize_order_id(button, who, order_id);
 	co_order_fetch(order_id, button, true, order);
-	co_authorize_order(button, who, order);
 	if (!co_action_offered(&co_order_machine, order->state, action))
 	{
 		CoGuardCtx	ctx = {order, order, order, false};

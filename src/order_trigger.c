@@ -383,9 +383,11 @@ co_order_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * An order button's write: with the press pending, set "col" (or nothing
- * when col < 0) on the order and let the trigger choose the transition.
- * Returns the order's new state; a missing order is P0002.
+ * An order button's write: the actor authorized on the order's id ("who";
+ * 0 for a follow-up of a press already authorized), then, with the press
+ * pending, set "col" (or nothing when col < 0) on the order and let the
+ * trigger choose the transition.  Returns the order's new state; a missing
+ * order is P0002 (for the platform; 42501 for others, H6).
  */
 OrderState
 co_order_press(int64 order_id, CoAction action, const char *button, int who,
@@ -396,11 +398,14 @@ co_order_press(int64 order_id, CoAction action, const char *button, int who,
 	Oid			argtypes[2] = {INT8OID, InvalidOid};
 	Datum		values[2];
 	char		nulls[2] = {' ', isnull ? 'n' : ' '};
-	CoPress		press = {&co_order_machine, action, button, who,
+	CoPress		press = {&co_order_machine, action, button, 0,
 	order_id, order_id};
 	OrderState	to;
 	bool		rnull;
 
+	/* H6: the actor is checked before anything is locked */
+	if (who)
+		co_authorize_order_id(button, who, order_id);
 	co_connect();
 	if (*plan == NULL)
 	{

@@ -72,8 +72,9 @@ co_order_buttons(PG_FUNCTION_ARGS)
 	int			i;
 
 	co_require_arg(fcinfo, 0, "order_buttons", "order_id");
+	co_authorize_order_id("order_buttons", CO_WHO_PLATFORM | CO_WHO_MERCHANT,
+						  PG_GETARG_INT64(0));
 	co_order_fetch(PG_GETARG_INT64(0), "order_buttons", false, &order);
-	co_authorize_order("order_buttons", CO_WHO_PLATFORM | CO_WHO_MERCHANT, &order);
 	InitMaterializedSRF(fcinfo, 0);
 
 	for (i = 0; i < lengthof(order_button_defs); i++)
@@ -143,8 +144,8 @@ co_refund_eligibility(PG_FUNCTION_ARGS)
 	co_require_arg(fcinfo, 0, "refund_eligibility", "order_id");
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "refund_eligibility must return a row");
+	co_authorize_order_id("refund_eligibility", CO_WHO_ANYONE, PG_GETARG_INT64(0));
 	co_order_fetch(PG_GETARG_INT64(0), "refund_eligibility", false, &o);
-	co_authorize_order("refund_eligibility", CO_WHO_ANYONE, &o);
 
 	if (o.state == OS_CANCELLED || o.state == OS_REFUNDED)
 		why = psprintf("The order is %s: nothing is left to refund.",
@@ -205,8 +206,8 @@ co_view_custom_evidence(PG_FUNCTION_ARGS)
 	uint64		i;
 
 	co_require_arg(fcinfo, 0, "view_custom_evidence", "order_id");
+	co_authorize_order_id("view_custom_evidence", CO_WHO_ANYONE, PG_GETARG_INT64(0));
 	co_order_fetch(PG_GETARG_INT64(0), "view_custom_evidence", false, &order);
-	co_authorize_order("view_custom_evidence", CO_WHO_ANYONE, &order);
 
 	InitMaterializedSRF(fcinfo, 0);
 	co_connect();
