@@ -146,3 +146,12 @@ SELECT DISTINCT who, refusal FROM h6_out ORDER BY 1, 2;
 SELECT pg_temp.h6_refusal('regress_h6_platform', NULL, NULL, 'SELECT customorder.mark_signed(424242)') AS platform_missing;
 DROP OWNED BY regress_h6_merchant, regress_h6_buyer, regress_h6_platform;
 DROP ROLE regress_h6_merchant, regress_h6_buyer, regress_h6_platform;
+
+--
+-- H8: tracking numbers are 1-64 characters of [A-Za-z0-9-] (ship and
+-- insist_ship share the rule)
+--
+SELECT place_order(prod('wok'), 9301, 199.00) AS o_h8 \gset
+SELECT t AS tracking_no, err(format('SELECT ship(%s, %L)', :o_h8, t))
+FROM (VALUES (''), ('SF 123'), (E'SF\n123'), (repeat('A', 65)), ('顺丰123')) v(t);
+SELECT ship(:o_h8, repeat('A', 63) || '-');

@@ -335,6 +335,24 @@ co_tracking_refusal(const char *button, const char *rule, bool isnull,
 		return co_refusal(ERRCODE_INVALID_PARAMETER_VALUE,
 						  psprintf("%s needs a non-empty tracking number%s", button, rule),
 						  detail_if_empty, "Pass the carrier's tracking number.");
+	/* H8: 1-64 characters of [A-Za-z0-9-] */
+	{
+		text	   *t = DatumGetTextPP(tracking_no);
+		const char *p = VARDATA_ANY(t);
+		int			len = VARSIZE_ANY_EXHDR(t);
+		int			i;
+
+		for (i = 0; i < len && len <= 64; i++)
+			if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
+				  (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+				break;
+		if (len > 64 || i < len)
+			return co_refusal(ERRCODE_INVALID_PARAMETER_VALUE,
+							  psprintf("%s: a tracking number is 1 to 64 letters, digits or hyphens (rule H8)", button),
+							  psprintf("The tracking number has %d bytes%s.", len,
+									   len > 64 ? "" : " and a character other than A-Z, a-z, 0-9 or -"),
+							  "Pass the carrier's tracking number as printed on the label.");
+	}
 	return NULL;
 }
 
