@@ -792,6 +792,21 @@ def refund_amount(s, cid):
     return s.amount(good)
 
 
+def accepted_amount(s, cid):
+    """H4: mostly the case's current proposal, as the buyer saw it."""
+    good = None
+    if cid.v and cid.v.isdigit() and len(cid.v) < 18 and s.rng.random() < 0.8:
+        try:
+            cur = s.conn.cursor()
+            cur.execute("SELECT proposed_amount FROM customorder.aftersales WHERE aftersale_id = %s",
+                        [int(cid.v)])
+            r = cur.fetchone()
+            good = r[0] if r else None
+        except psycopg2.Error:
+            good = None
+    return s.amount(good)
+
+
 def op_query(fn, idgen):
     def op(s):
         s.run(fn, "SELECT * FROM customorder.%s(%%s::bigint)" % fn, [idgen(s)])
@@ -1091,7 +1106,7 @@ def OPS():
         (5, case_button("continue_reject", ["communicating"], [reject_reason, lambda s, c: s.items_arg()])),
         (3, case_button("insist_ship", ["communicating", "rejecting"], [lambda s, c: s.tracking()])),
         (4, case_button("propose_refund_amount", ["negotiating"], [refund_amount])),
-        (3, case_button("accept_refund_amount", ["negotiating"])),
+        (3, case_button("accept_refund_amount", ["negotiating"], [accepted_amount])),
         (2, case_button("decline_refund_amount", ["negotiating"])),
         (4, case_button("supplement_evidence", ["awaiting_buyer_evidence"], [lambda s, c: s.items_arg()])),
         (3, op_query("refund_eligibility", any_order)),
