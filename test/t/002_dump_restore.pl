@@ -35,7 +35,7 @@ SELECT customorder.approve_custom_category(s.shop_id, c.category_id)
   FROM customorder.shops s, customorder.categories c WHERE c.custom_enabled;
 INSERT INTO customorder.products (shop_id, category_id, title, price, is_custom, promised_ship)
 VALUES (1, 1, 'sofa', 900, true, '7 days'), (2, 2, 'lenses', 300, true, '48 hours'),
-       (1, 3, 'cup', 10, false, NULL);
+       (1, 3, 'cup', 100, false, NULL);
 SELECT customorder.place_order(p, 500 + g, 100)
   FROM generate_series(1, 4) g, (VALUES (1), (2), (3)) v(p);
 SET customorder.clock = '2024-05-01 12:00:00+00';
