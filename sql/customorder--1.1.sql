@@ -423,11 +423,14 @@ CREATE FUNCTION customorder.verify()
 -- Actors: who may press which button (platform, merchant, buyer)
 -------------------------------------------------------------------------------
 
--- Roles the platform has made actors; a role may be several kinds
+-- Roles the platform has made actors; a role may be several kinds.  ids
+-- (H5): the shops a merchant or the buyers a buyer role may act for; NULL:
+-- any the application sets (the trusted application of 1.0)
 CREATE TABLE customorder.actors (
     role regrole NOT NULL,
     kind text NOT NULL CHECK (kind IN ('platform', 'merchant', 'buyer')),
-    PRIMARY KEY (role, kind)
+    PRIMARY KEY (role, kind),
+    ids bigint[]
 );
 SELECT pg_catalog.pg_extension_config_dump('customorder.actors', '');
 
@@ -499,8 +502,12 @@ FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
              ('customorder.now()'),
              ('customorder.acts_as(text)')) AS common(f);
 
--- Give an existing role exactly what one kind of actor needs
-CREATE FUNCTION customorder.grant_actor(role pg_catalog.regrole, kind text)
+-- Give an existing role exactly what one kind of actor needs.  H5: ids binds
+-- a merchant to shops or a buyer to buyers (NULL: unbound, the trusted
+-- application of 1.0).  Granting again widens: the ids are added to the
+-- role's, and an unbound grant stays unbound (revoke_actor first to bind it).
+CREATE FUNCTION customorder.grant_actor(role pg_catalog.regrole, kind text,
+                                        ids bigint[] DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fn pg_catalog.regprocedure;
@@ -509,6 +516,15 @@ BEGIN
     IF role IS NULL THEN
         RAISE EXCEPTION 'grant_%: role must not be null', kind
             USING ERRCODE = '22004', HINT = 'Pass an existing role.';
+    END IF;
+    IF ids IS NOT NULL AND (kind OPERATOR(pg_catalog.=) 'platform'
+            OR pg_catalog.cardinality(ids) OPERATOR(pg_catalog.=) 0
+            OR EXISTS (SELECT 1 FROM pg_catalog.unnest(ids) AS i(id)
+                       WHERE i.id IS NULL OR i.id OPERATOR(pg_catalog.<=) 0)) THEN
+        RAISE EXCEPTION 'grant_%: ids must be positive (rule H5)', kind
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('ids = %s', ids),
+                  HINT = 'Pass one or more positive shop or buyer ids, or NULL for an unbound grant; the platform is never bound.';
     END IF;
     SELECT pg_catalog.quote_ident(r.rolname) INTO grantee
     FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role::pg_catalog.oid;
@@ -533,34 +549,99 @@ BEGIN
             'customorder.shops, customorder.custom_approvals, '
             'customorder.products, customorder.scripts TO %s', grantee);
     END IF;
-    INSERT INTO customorder.actors (role, kind) VALUES (grant_actor.role, grant_actor.kind)
-    ON CONFLICT DO NOTHING;
+    INSERT INTO customorder.actors AS a (role, kind, ids)
+    VALUES (grant_actor.role, grant_actor.kind,
+            (SELECT pg_catalog.array_agg(DISTINCT i.id ORDER BY i.id)
+             FROM pg_catalog.unnest(grant_actor.ids) AS i(id)))
+    ON CONFLICT ON CONSTRAINT actors_pkey DO UPDATE
+    SET ids = CASE WHEN a.ids IS NULL OR excluded.ids IS NULL THEN NULL
+                   ELSE (SELECT pg_catalog.array_agg(DISTINCT i.id ORDER BY i.id)
+                         FROM pg_catalog.unnest(a.ids OPERATOR(pg_catalog.||) excluded.ids) AS i(id))
+              END;
 END $$;
 
 CREATE FUNCTION customorder.grant_platform(role pg_catalog.regrole) RETURNS void
     LANGUAGE sql SET search_path = pg_catalog, pg_temp
     AS $$ SELECT customorder.grant_actor(role, 'platform') $$;
-CREATE FUNCTION customorder.grant_merchant(role pg_catalog.regrole) RETURNS void
+CREATE FUNCTION customorder.grant_merchant(role pg_catalog.regrole,
+                                           shop_ids bigint[] DEFAULT NULL) RETURNS void
     LANGUAGE sql SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT customorder.grant_actor(role, 'merchant') $$;
-CREATE FUNCTION customorder.grant_buyer(role pg_catalog.regrole) RETURNS void
+    AS $$ SELECT customorder.grant_actor(role, 'merchant', shop_ids) $$;
+CREATE FUNCTION customorder.grant_buyer(role pg_catalog.regrole,
+                                        buyer_ids bigint[] DEFAULT NULL) RETURNS void
     LANGUAGE sql SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT customorder.grant_actor(role, 'buyer') $$;
-REVOKE ALL ON FUNCTION customorder.grant_actor(pg_catalog.regrole, text),
+    AS $$ SELECT customorder.grant_actor(role, 'buyer', buyer_ids) $$;
+
+-- H5: take one kind of actor away from a role: its row in actors, and what
+-- grant_actor gave for that kind and no other kind the role still has
+CREATE FUNCTION customorder.revoke_actor(role pg_catalog.regrole, kind text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    fn pg_catalog.regprocedure;
+    grantee text;
+BEGIN
+    IF role IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'revoke_actor: role and kind must not be null'
+            USING ERRCODE = '22004', HINT = 'Pass an existing role and platform, merchant or buyer.';
+    END IF;
+    IF kind OPERATOR(pg_catalog.<>) ALL (ARRAY['platform', 'merchant', 'buyer']) THEN
+        RAISE EXCEPTION 'revoke_actor: unknown actor kind'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('kind = %L', kind),
+                  HINT = 'Pass platform, merchant or buyer.';
+    END IF;
+    SELECT pg_catalog.quote_ident(r.rolname) INTO grantee
+    FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role::pg_catalog.oid;
+    DELETE FROM customorder.actors a
+    WHERE a.role OPERATOR(pg_catalog.=) revoke_actor.role
+      AND a.kind OPERATOR(pg_catalog.=) revoke_actor.kind;
+    FOR fn IN
+        SELECT f.function FROM customorder.actor_functions f
+        WHERE f.kind OPERATOR(pg_catalog.=) revoke_actor.kind
+          AND NOT EXISTS (
+              SELECT 1 FROM customorder.actor_functions g
+              JOIN customorder.actors a ON a.kind OPERATOR(pg_catalog.=) g.kind
+              WHERE a.role OPERATOR(pg_catalog.=) revoke_actor.role
+                AND g.function OPERATOR(pg_catalog.=) f.function)
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM %s', fn, grantee);
+    END LOOP;
+    IF kind OPERATOR(pg_catalog.=) 'platform' THEN
+        EXECUTE pg_catalog.format(
+            'REVOKE INSERT, UPDATE, DELETE ON customorder.categories, '
+            'customorder.shops, customorder.custom_approvals, '
+            'customorder.products, customorder.scripts FROM %s', grantee);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM customorder.actors a
+                   WHERE a.role OPERATOR(pg_catalog.=) revoke_actor.role) THEN
+        EXECUTE pg_catalog.format(
+            'REVOKE SELECT ON customorder.categories, customorder.shops, '
+            'customorder.custom_approvals, customorder.products, customorder.orders, '
+            'customorder.evidence_bundles, customorder.evidence_items, '
+            'customorder.aftersales, customorder.communications, customorder.scripts '
+            'FROM %s', grantee);
+        EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA customorder FROM %s', grantee);
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION customorder.grant_actor(pg_catalog.regrole, text, bigint[]),
     customorder.grant_platform(pg_catalog.regrole),
-    customorder.grant_merchant(pg_catalog.regrole),
-    customorder.grant_buyer(pg_catalog.regrole) FROM PUBLIC;
+    customorder.grant_merchant(pg_catalog.regrole, bigint[]),
+    customorder.grant_buyer(pg_catalog.regrole, bigint[]),
+    customorder.revoke_actor(pg_catalog.regrole, text) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
 -- Row-level security: the platform sees everything, a merchant its shop's
 -- rows, a buyer their own orders; the catalogue is public to actors.
 -------------------------------------------------------------------------------
 
--- customorder.shop_id / buyer_id of this transaction (NULL when unset)
+-- customorder.shop_id / buyer_id of this transaction (NULL when unset, or,
+-- H5, outside the ids the role is bound to: they read actors, hence
+-- SECURITY DEFINER)
 CREATE FUNCTION customorder.acting_shop_id() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'co_acting_shop_id_sql' LANGUAGE C STABLE;
+    AS 'MODULE_PATHNAME', 'co_acting_shop_id_sql' LANGUAGE C STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION customorder.acting_buyer_id() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'co_acting_buyer_id_sql' LANGUAGE C STABLE;
+    AS 'MODULE_PATHNAME', 'co_acting_buyer_id_sql' LANGUAGE C STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION customorder.acting_shop_id(),
     customorder.acting_buyer_id() FROM PUBLIC;
 INSERT INTO customorder.actor_functions (kind, function)

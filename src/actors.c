@@ -8,7 +8,11 @@
  *	  buyer(), which record it in customorder.actors.  Within a role the
  *	  application says which shop or buyer it acts for with SET LOCAL
  *	  customorder.shop_id / customorder.buyer_id (the trusted-application
- *	  pattern).  The buttons run SECURITY DEFINER, so the actor is the outer
+ *	  pattern).  A grant may bind the role to shop or buyer ids (H5,
+ *	  actors.ids): the setting must then be one of them, or every button
+ *	  refuses (42501) and acting_shop_id()/acting_buyer_id() are NULL, so
+ *	  row security shows nothing.  An unbound grant (ids NULL) trusts the
+ *	  setting, as 1.0 did.  The buttons run SECURITY DEFINER, so the actor is the outer
  *	  role (GetOuterUserId), the one the client connected or SET ROLE as.
  *	  Superusers act as the platform and may press every button.
  *
@@ -19,11 +23,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(co_acts_as);
 PG_FUNCTION_INFO_V1(co_acting_shop_id_sql);
@@ -101,22 +107,60 @@ co_define_actor_gucs(void)
 							   NULL);
 }
 
-/* The actor kinds the outer role has, as CO_WHO_* bits */
+/*
+ * Does customorder.actors have 1.1's ids column (H5)?  A 1.0 database served
+ * by this library (U2) has not: its grants are all unbound.
+ */
+static bool
+co_actors_have_ids(void)
+{
+	Oid			nsp = get_namespace_oid("customorder", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("actors", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "ids") != InvalidAttrNumber;
+}
+
+/*
+ * The actor kinds the outer role has, as CO_WHO_* bits, and in *bound_out
+ * the merchant and buyer kinds whose grants (H5) are all bound to ids that
+ * leave out the shop or buyer this session acts for.  A role holds a kind
+ * through any role it inherits from; one unbound grant of a kind, or one
+ * whose ids hold the session's shop or buyer, lets it act.
+ */
 static int
-actor_kinds(Oid role)
+actor_kinds_bound(Oid role, int *bound_out)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_1_0 = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2];
 	int			kinds = 0;
+	int			allowed = 0;
 	uint64		i;
 
+	*bound_out = 0;
 	if (superuser_arg(role))
 		return CO_WHO_PLATFORM | CO_WHO_SUPERUSER;
 
+	args[0] = Int64GetDatum(co_acting_shop_id());
+	args[1] = Int64GetDatum(co_acting_buyer_id());
 	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT a.role::pg_catalog.oid, a.kind FROM customorder.actors a",
-					  0, NULL);
-	co_execute(plan, NULL, NULL, true, 0);
+	if (co_actors_have_ids())
+		co_execute(co_prepare(&plan,
+							  "SELECT a.role::pg_catalog.oid, a.kind, "
+							  "a.ids IS NULL OR CASE a.kind "
+							  "WHEN 'merchant' THEN $1 OPERATOR(pg_catalog.=) ANY (a.ids) "
+							  "WHEN 'buyer' THEN $2 OPERATOR(pg_catalog.=) ANY (a.ids) "
+							  "ELSE true END "
+							  "FROM customorder.actors a",
+							  2, argtypes),
+				   args, NULL, true, 0);
+	else						/* a 1.0 database (U2): no grant is bound */
+		co_execute(co_prepare(&plan_1_0,
+							  "SELECT a.role::pg_catalog.oid, a.kind, true "
+							  "FROM customorder.actors a",
+							  0, NULL),
+				   NULL, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -125,18 +169,34 @@ actor_kinds(Oid role)
 														   1, &isnull));
 		char	   *kind = SPI_getvalue(SPI_tuptable->vals[i],
 										SPI_tuptable->tupdesc, 2);
+		bool		ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc,
+													3, &isnull));
+		int			bit = 0;
 
 		if (!has_privs_of_role(role, actor))
 			continue;
 		if (strcmp(kind, "platform") == 0)
-			kinds |= CO_WHO_PLATFORM;
+			bit = CO_WHO_PLATFORM;
 		else if (strcmp(kind, "merchant") == 0)
-			kinds |= CO_WHO_MERCHANT;
+			bit = CO_WHO_MERCHANT;
 		else if (strcmp(kind, "buyer") == 0)
-			kinds |= CO_WHO_BUYER;
+			bit = CO_WHO_BUYER;
+		kinds |= bit;
+		if (ok && !isnull)
+			allowed |= bit;
 	}
 	co_finish();
+	*bound_out = kinds & ~allowed;
 	return kinds;
+}
+
+static int
+actor_kinds(Oid role)
+{
+	int			bound;
+
+	return actor_kinds_bound(role, &bound);
 }
 
 static const char *
@@ -178,7 +238,8 @@ void
 co_authorize(const char *button, int who, int64 shop_id, int64 buyer_id)
 {
 	Oid			role = GetOuterUserId();
-	int			kinds = actor_kinds(role);
+	int			bound;
+	int			kinds = actor_kinds_bound(role, &bound);
 	int64		acting_shop = co_acting_shop_id();
 	int64		acting_buyer = co_acting_buyer_id();
 
@@ -187,9 +248,11 @@ co_authorize(const char *button, int who, int64 shop_id, int64 buyer_id)
 	if ((who & CO_WHO_PLATFORM) && (kinds & CO_WHO_PLATFORM))
 		return;
 	if ((who & CO_WHO_MERCHANT) && (kinds & CO_WHO_MERCHANT) &&
+		!(bound & CO_WHO_MERCHANT) &&
 		acting_shop > 0 && acting_shop == shop_id)
 		return;
 	if ((who & CO_WHO_BUYER) && (kinds & CO_WHO_BUYER) &&
+		!(bound & CO_WHO_BUYER) &&
 		acting_buyer > 0 && acting_buyer == buyer_id)
 		return;
 
@@ -201,6 +264,17 @@ co_authorize(const char *button, int who, int64 shop_id, int64 buyer_id)
 		refuse_actor(button, who, "customorder.shop_id is not set for this transaction.");
 	if ((who & kinds & CO_WHO_BUYER) && acting_buyer <= 0)
 		refuse_actor(button, who, "customorder.buyer_id is not set for this transaction.");
+
+	/* H5: a bound role acts only for the shops or buyers it was granted */
+	if ((who & kinds & CO_WHO_MERCHANT) && (bound & CO_WHO_MERCHANT))
+		refuse_actor(button, who,
+					 psprintf("Role \"%s\" is not granted shop " INT64_FORMAT ", which this session acts for.",
+							  GetUserNameFromId(role, false), acting_shop));
+	if ((who & kinds & CO_WHO_BUYER) && (bound & CO_WHO_BUYER) &&
+		!(who & kinds & CO_WHO_MERCHANT))
+		refuse_actor(button, who,
+					 psprintf("Role \"%s\" is not granted buyer " INT64_FORMAT ", which this session acts for.",
+							  GetUserNameFromId(role, false), acting_buyer));
 
 	/*
 	 * H6: say nothing of the order's owner, nor whether the order exists:
@@ -289,13 +363,30 @@ co_acts_as(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
+/*
+ * The id a session acts for as "kind" (a CO_WHO_* bit), for the row-level
+ * security policies: false when unset or, H5, outside the ids the role is
+ * bound to, so that the policies show nothing.
+ */
+static bool
+acting_id_visible(int64 id, int kind)
+{
+	int			bound = 0;
+
+	if (id <= 0)
+		return false;
+	if (co_actors_have_ids())
+		(void) actor_kinds_bound(GetOuterUserId(), &bound);
+	return (bound & kind) == 0;
+}
+
 /* acting_shop_id() / acting_buyer_id(): for the row-level security policies */
 Datum
 co_acting_shop_id_sql(PG_FUNCTION_ARGS)
 {
 	int64		id = co_acting_shop_id();
 
-	if (id <= 0)
+	if (!acting_id_visible(id, CO_WHO_MERCHANT))
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(id);
 }
@@ -305,7 +396,7 @@ co_acting_buyer_id_sql(PG_FUNCTION_ARGS)
 {
 	int64		id = co_acting_buyer_id();
 
-	if (id <= 0)
+	if (!acting_id_visible(id, CO_WHO_BUYER))
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(id);
 }
