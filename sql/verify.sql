@@ -140,6 +140,28 @@ SELECT * FROM vf_verify ORDER BY 1, 2, 3;
 ROLLBACK;
 
 --
+-- H2: the chain of stamps of an order and of its cases
+--
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE orders SET custom_started_at = paid_at - interval '1 minute' WHERE order_id = :o_review;
+UPDATE orders SET shipped_at = custom_started_at - interval '1 minute' WHERE order_id = :o_evidence;
+UPDATE aftersales a SET requested_at = o.paid_at - interval '1 minute'
+FROM orders o WHERE o.order_id = a.order_id AND a.order_id = :o_open;
+SELECT * FROM vf_verify WHERE invariant LIKE '%stamps' ORDER BY 1, 2, 3;
+ROLLBACK;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE aftersales SET communicated_at = requested_at - interval '1 minute',
+                      closed_at = requested_at - interval '2 minutes'
+WHERE order_id = :o_partial;
+UPDATE communications SET sent_at = sent_at - interval '10 days' WHERE order_id = :o_partial;
+UPDATE evidence_bundles SET submitted_at = submitted_at - interval '10 days'
+WHERE order_id = :o_rejected AND aftersale_id IS NOT NULL;
+SELECT * FROM vf_verify WHERE invariant LIKE '%stamps' ORDER BY 1, 2, 3;
+ROLLBACK;
+
+--
 -- Orders: the evidence bundle an order names
 --
 BEGIN;

@@ -102,8 +102,6 @@ static const VerifyCheck checks[] = {
 		" pg_catalog.format('%s, but tracking_no is null', o.state)), "
 		"(o.state" EQ "'signed' AND o.signed_at IS NULL, "
 		" 'signed, but signed_at is null'), "
-		"(o.signed_at" LT "o.shipped_at, "
-		" pg_catalog.format('signed_at %s is before shipped_at %s', o.signed_at, o.shipped_at)), "
 		"(o.state" EQ "ANY (" CLOSED_ORDER ") AND o.closed_at IS NULL, "
 		" pg_catalog.format('%s, but closed_at is null', o.state)), "
 		"(o.state" EQ "ANY (" CLOSED_ORDER ") AND o.refunded_amount" NE "o.amount, "
@@ -112,6 +110,50 @@ static const VerifyCheck checks[] = {
 		"(o.state" NE "ALL (" CLOSED_ORDER ") AND o.refunded_amount" GE "o.amount, "
 		" pg_catalog.format('%s, but refunded_amount %s is all of the amount %s', "
 		"  o.state, o.refunded_amount, o.amount)) "
+		") c(bad, detail) WHERE c.bad"
+	},
+
+	/*
+	 * H2: an order's stamps follow its life: paid_at <= custom_started_at
+	 * <= shipped_at <= signed_at (a stamp never goes backwards, whatever the
+	 * clock said or how long a transaction stayed open).
+	 */
+	{"order_stamps",
+		"SELECT o.order_id, c.detail FROM customorder.orders o "
+		"CROSS JOIN LATERAL (VALUES "
+		"(o.custom_started_at" LT "o.paid_at, "
+		" pg_catalog.format('custom_started_at %s is before paid_at %s', o.custom_started_at, o.paid_at)), "
+		"(o.shipped_at" LT "COALESCE(o.custom_started_at, o.paid_at), "
+		" pg_catalog.format('shipped_at %s is before %s %s', o.shipped_at, "
+		"  CASE WHEN o.custom_started_at IS NULL THEN 'paid_at' ELSE 'custom_started_at' END, "
+		"  COALESCE(o.custom_started_at, o.paid_at))), "
+		"(o.signed_at" LT "o.shipped_at, "
+		" pg_catalog.format('signed_at %s is before shipped_at %s', o.signed_at, o.shipped_at)) "
+		") c(bad, detail) WHERE c.bad"
+	},
+
+	/*
+	 * H2: a case is requested after its order was paid, and its
+	 * communications, its proof bundles and its closing are not before its
+	 * request.
+	 */
+	{"case_stamps",
+		"SELECT a.order_id, pg_catalog.format('case %s %s', a.aftersale_id, c.detail) "
+		"FROM customorder.aftersales a "
+		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
+		"CROSS JOIN LATERAL (VALUES "
+		"(a.requested_at" LT "o.paid_at, "
+		" pg_catalog.format('was requested at %s, before the order was paid at %s', a.requested_at, o.paid_at)), "
+		"(a.communicated_at" LT "a.requested_at, "
+		" pg_catalog.format('communicated at %s, before its request at %s', a.communicated_at, a.requested_at)), "
+		"(a.closed_at" LT "a.requested_at, "
+		" pg_catalog.format('closed at %s, before its request at %s', a.closed_at, a.requested_at)), "
+		"((SELECT pg_catalog.min(m.sent_at) FROM customorder.communications m "
+		"  WHERE m.order_id" EQ "a.order_id AND m.aftersale_id" EQ "a.aftersale_id)" LT "a.requested_at, "
+		" pg_catalog.format('has a communication sent before its request at %s', a.requested_at)), "
+		"((SELECT pg_catalog.min(LEAST(b.submitted_at, b.reviewed_at)) FROM customorder.evidence_bundles b "
+		"  WHERE b.order_id" EQ "a.order_id AND b.aftersale_id" EQ "a.aftersale_id)" LT "a.requested_at, "
+		" pg_catalog.format('has a proof bundle stamped before its request at %s', a.requested_at)) "
 		") c(bad, detail) WHERE c.bad"
 	},
 
