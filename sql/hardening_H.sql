@@ -155,3 +155,40 @@ SELECT place_order(prod('wok'), 9301, 199.00) AS o_h8 \gset
 SELECT t AS tracking_no, err(format('SELECT ship(%s, %L)', :o_h8, t))
 FROM (VALUES (''), ('SF 123'), (E'SF\n123'), (repeat('A', 65)), ('顺丰123')) v(t);
 SELECT ship(:o_h8, repeat('A', 63) || '-');
+
+--
+-- H8: an item's mime is ^(image|video)/[a-z0-9][a-z0-9.+-]*$; its uri holds
+-- no control or bidirectional-override character; a review note is at most
+-- 500 characters.  The item trigger judges, so a raw INSERT is refused alike.
+--
+SELECT place_order(prod('suit-low'), 9302, 3200.00) AS o_h8b \gset
+SET customorder.clock = '2099-01-01 00:00:00+00';
+SELECT start_customization(:o_h8b);
+-- try_item(mime, uri): submit a one-image bundle and undo it; 'ok' or the refusal
+CREATE FUNCTION pg_temp.try_item(o bigint, m text, u text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM customorder.submit_custom_evidence(o,
+        jsonb_build_array(jsonb_build_object('type', 'image', 'mime', m, 'bytes', 10, 'uri', u)));
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    RETURN CASE WHEN SQLERRM = 'accepted' THEN 'ok' ELSE SQLSTATE || ': ' || SQLERRM END;
+END $$;
+SELECT m AS mime, pg_temp.try_item(:o_h8b, m, 'https://img.example/h8.jpg')
+FROM (VALUES ('image/JPEG'), ('image/.jpeg'), ('image/jpeg; q=1'), (E'image/jpeg\n'),
+             ('image/svg+xml'), ('image/vnd.ms-photo')) v(m);
+SELECT name, pg_temp.try_item(:o_h8b, 'image/png', u)
+FROM (VALUES ('newline', E'https://img.example/a\nb.png'),
+             ('tab', E'https://img.example/a\tb.png'),
+             ('delete', 'https://img.example/a' || chr(127) || 'b.png'),
+             ('C1 U+0085', 'https://img.example/a' || chr(133) || 'b.png'),
+             ('RLO U+202E', 'https://img.example/' || chr(8238) || 'gnp.exe'),
+             ('LRE U+202A', 'https://img.example/' || chr(8234) || 'a.png'),
+             ('LRI U+2066', 'https://img.example/' || chr(8294) || 'a.png'),
+             ('PDI U+2069', 'https://img.example/' || chr(8297) || 'a.png'),
+             ('LRM U+200E, not an override', 'https://img.example/' || chr(8206) || 'a.png'),
+             ('chinese', 'https://img.example/定制.png')) v(name, u);
+-- review notes: at most 500 characters (the bundle trigger judges)
+SELECT submit_custom_evidence(:o_h8b, items(1, 0, 'h8'));
+SELECT err(format('SELECT review_evidence(%s, false, %L)', :o_h8b, repeat('注', 501))) AS note_501;
+SELECT review_evidence(:o_h8b, false, repeat('注', 500)) AS note_500;
+RESET customorder.clock;

@@ -25,6 +25,7 @@
 #define CO_MAX_VIDEOS			3
 #define CO_MAX_VIDEO_BYTES		INT64CONST(157286400)	/* 150 MiB */
 #define CO_MAX_URI_CHARS		2048
+#define CO_MAX_NOTE_CHARS		500	/* H8: free text (a review note) */
 
 /* Rule F6: the ordinary order's no-reason return window, from signing */
 #define CO_SEVEN_DAYS_USEC		(INT64CONST(7) * USECS_PER_DAY)

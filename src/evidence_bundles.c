@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
@@ -192,6 +193,25 @@ check_fixed_columns(const CoRow *oldrow, const CoRow *newrow)
 					 errhint("Create a new bundle instead.")));
 }
 
+/* H8: the platform's review note is free text of at most 500 characters */
+static void
+check_review_note(const CoRow *oldrow, const CoRow *newrow)
+{
+	int			chars;
+
+	if (newrow->isnull[BC_REVIEW_NOTE] || !changed(oldrow, newrow, BC_REVIEW_NOTE))
+		return;
+	chars = pg_mbstrlen(TextDatumGetCString(newrow->v[BC_REVIEW_NOTE]));
+	if (chars > CO_MAX_NOTE_CHARS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("review_evidence: note must have at most %d characters (rule H8)",
+						CO_MAX_NOTE_CHARS),
+				 errdetail("The note of bundle " INT64_FORMAT " has %d characters.",
+						   DatumGetInt64(newrow->v[BC_BUNDLE_ID]), chars),
+				 errhint("Shorten the note.")));
+}
+
 /*
  * UPDATE: judged by the bundle machine by (from, to); the chosen
  * transition's stamp (submitted_at, reviewed_at) is taken from
@@ -225,6 +245,7 @@ bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 	int			i;
 
 	check_fixed_columns(old, new);
+	check_review_note(old, new);
 	old->state = co_bundle_state(old);
 	new->state = co_bundle_state(new);
 	for (i = 0; i < lengthof(transition_cols); i++)

@@ -391,6 +391,48 @@ is_hex64(const char *s)
 	return i == 64;
 }
 
+/* H8: a mime subtype is [a-z0-9][a-z0-9.+-]* */
+static bool
+mime_subtype_ok(const char *sub)
+{
+	const char *p;
+
+	if (!((sub[0] >= 'a' && sub[0] <= 'z') || (sub[0] >= '0' && sub[0] <= '9')))
+		return false;
+	for (p = sub + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			  *p == '.' || *p == '+' || *p == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * H8: does a uri hold a C0 or C1 control character (U+0000-U+001F, U+007F,
+ * U+0080-U+009F) or a bidirectional override or isolate (U+202A-U+202E,
+ * U+2066-U+2069)?  The multibyte ones are looked for in UTF-8 databases.
+ */
+static bool
+uri_has_control(const char *uri)
+{
+	const unsigned char *p = (const unsigned char *) uri;
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+
+	for (; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7F)
+			return true;
+		if (!utf8)
+			continue;
+		if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+			return true;
+		if (p[0] == 0xE2 && p[1] == 0x80 && p[2] >= 0xAA && p[2] <= 0xAE)
+			return true;
+		if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9)
+			return true;
+	}
+	return false;
+}
+
 /*
  * E2: the item's own fields.  A raw INSERT bypasses the parser, so the
  * trigger checks them again; the sha256 is stored in lower case, so that
@@ -417,6 +459,12 @@ check_item_fields(ItemCheck *c)
 				 errdetail("Item %d has type %s and mime \"%s\".",
 						   c->item_no, item->type, item->mime),
 				 errhint("An image's mime begins with image/, a video's with video/.")));
+	if (!mime_subtype_ok(item->mime + 6))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: mime must match ^(image|video)/[a-z0-9][a-z0-9.+-]*$ (rule H8)", c->what),
+				 errdetail("Item %d has mime \"%s\".", c->item_no, item->mime),
+				 errhint("Pass the file's media type in lower case, e.g. image/jpeg or video/mp4.")));
 	if (item->bytes <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -431,6 +479,13 @@ check_item_fields(ItemCheck *c)
 						c->what, CO_MAX_URI_CHARS),
 				 errdetail("The uri of item %d has %d characters.", c->item_no, uri_chars),
 				 errhint("Pass the uploaded file's address.")));
+	if (uri_has_control(item->uri))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: uri must hold no control or bidirectional-override character (rule H8)",
+						c->what),
+				 errdetail("The uri of item %d holds one.", c->item_no),
+				 errhint("Pass the uploaded file's address, percent-encoded.")));
 	if (item->sha256 != NULL)
 	{
 		int			i;
