@@ -192,3 +192,39 @@ SELECT submit_custom_evidence(:o_h8b, items(1, 0, 'h8'));
 SELECT err(format('SELECT review_evidence(%s, false, %L)', :o_h8b, repeat('注', 501))) AS note_501;
 SELECT review_evidence(:o_h8b, false, repeat('注', 500)) AS note_500;
 RESET customorder.clock;
+
+--
+-- H7: revoked labels.  Deleting a shop's approval or disabling a category
+-- leaves existing orders alone (L4), but its custom products lose the
+-- custom badge, cannot be ordered (55000, "republish") and verify() names
+-- them, until the label is valid again.
+--
+INSERT INTO categories (name, custom_enabled) VALUES ('h7-furniture', true);
+INSERT INTO shops (name, service_score) VALUES ('h7-shop', 4.95);
+SELECT approve_custom_category(shop('h7-shop'), cat('h7-furniture'));
+INSERT INTO products (shop_id, category_id, title, price, is_custom, promised_ship)
+VALUES (shop('h7-shop'), cat('h7-furniture'), 'h7-bed', 5000.00, true, '15 days');
+SELECT place_order(prod('h7-bed'), 9401, 5000.00) AS o_h7 \gset
+SELECT product_badges(prod('h7-bed')) AS badges_approved;
+-- the platform withdraws the approval
+DELETE FROM custom_approvals WHERE shop_id = shop('h7-shop') AND category_id = cat('h7-furniture');
+SELECT product_badges(prod('h7-bed')) AS badges_withdrawn;
+SELECT err_full(format('SELECT place_order(%s, 9401, 5000.00)', prod('h7-bed')));
+SELECT invariant, order_id, regexp_replace(detail, '\d+', 'N', 'g') AS detail
+FROM verify() WHERE invariant = 'product_label';
+-- the order placed before is untouched (L4) and goes on
+SELECT state, is_custom FROM orders WHERE order_id = :o_h7;
+-- approved again: the label is valid, the product orderable and badged
+SELECT approve_custom_category(shop('h7-shop'), cat('h7-furniture'));
+SELECT product_badges(prod('h7-bed')) AS badges_reapproved,
+       place_order(prod('h7-bed'), 9401, 5000.00) > 0 AS orderable;
+-- the category is no longer custom-enabled
+UPDATE categories SET custom_enabled = false WHERE name = 'h7-furniture';
+SELECT product_badges(prod('h7-bed')) AS badges_disabled;
+SELECT err(format('SELECT place_order(%s, 9401, 5000.00)', prod('h7-bed'))) AS disabled;
+SELECT invariant, regexp_replace(detail, '\d+', 'N', 'g') AS detail
+FROM verify() WHERE invariant = 'product_label';
+-- republished as an ordinary product: the seven-day badge, no violation
+UPDATE products SET is_custom = false, promised_ship = NULL WHERE title = 'h7-bed';
+SELECT product_badges(prod('h7-bed')) AS badges_ordinary;
+SELECT count(*) AS violations FROM verify();

@@ -27,6 +27,19 @@
 #define CO_MAX_URI_CHARS		2048
 #define CO_MAX_NOTE_CHARS		500	/* H8: free text (a review note) */
 
+/*
+ * L1, H7: a custom product's label is valid while its category is
+ * custom-enabled and its shop holds an approval for that category.  An SQL
+ * condition on products p joined with categories c; "lock" is a locking
+ * clause for the approval ("FOR SHARE" when an order is judged on it, H9)
+ * or "".  place_order, product_badges and verify() read this one text.
+ */
+#define CO_LABEL_VALID_SQL(lock) \
+	"(c.custom_enabled AND EXISTS (" \
+	"  SELECT 1 FROM customorder.custom_approvals a " \
+	"  WHERE a.shop_id OPERATOR(pg_catalog.=) p.shop_id " \
+	"  AND a.category_id OPERATOR(pg_catalog.=) p.category_id " lock "))"
+
 /* Rule F6: the ordinary order's no-reason return window, from signing */
 #define CO_SEVEN_DAYS_USEC		(INT64CONST(7) * USECS_PER_DAY)
 

@@ -241,7 +241,9 @@ co_view_custom_evidence(PG_FUNCTION_ARGS)
 
 /*
  * product_badges(product_id): L3, the 7-day no-reason return badge shows on
- * ordinary products only; custom products show the custom label.
+ * ordinary products only; custom products show the custom label, H7: while
+ * the label is valid (a custom product whose approval was withdrawn or
+ * whose category was disabled shows no badge until it is valid again).
  */
 Datum
 co_product_badges(PG_FUNCTION_ARGS)
@@ -251,13 +253,17 @@ co_product_badges(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	bool		isnull;
 	bool		is_custom;
+	bool		label_valid;
 	Datum		badge;
 
 	co_require_arg(fcinfo, 0, "product_badges", "product_id");
 	values[0] = PG_GETARG_DATUM(0);
 	co_connect();
 	plan = co_prepare(&plan,
-					  "SELECT p.is_custom FROM customorder.products p "
+					  "SELECT p.is_custom, " CO_LABEL_VALID_SQL("")
+					  " FROM customorder.products p "
+					  "JOIN customorder.categories c "
+					  "ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
 					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1",
 					  1, argtypes);
 	co_execute(plan, values, NULL, true, 1);
@@ -269,9 +275,11 @@ co_product_badges(PG_FUNCTION_ARGS)
 				 errhint("Check the product_id.")));
 	is_custom = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
+	label_valid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull));
 	co_finish();
 
 	badge = CStringGetTextDatum(is_custom ? "custom" : "seven_day_return");
-	PG_RETURN_ARRAYTYPE_P(construct_array(&badge, 1, TEXTOID, -1, false,
-										  TYPALIGN_INT));
+	PG_RETURN_ARRAYTYPE_P(construct_array(&badge, is_custom && !label_valid ? 0 : 1,
+										  TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -157,6 +157,21 @@ static const VerifyCheck checks[] = {
 		") c(bad, detail) WHERE c.bad"
 	},
 
+	/*
+	 * H7: a custom product carries a valid label (L1): deleting the approval
+	 * or disabling the category leaves it unorderable until it is valid
+	 * again.  Not an order's: order_id is null.
+	 */
+	{"product_label",
+		"SELECT NULL::pg_catalog.int8, pg_catalog.format('custom product %s (shop %s, category %s) "
+		"has no valid approval: %s', p.product_id, p.shop_id, p.category_id, "
+		" CASE WHEN NOT c.custom_enabled THEN 'its category is not custom-enabled' "
+		" ELSE 'the shop is not approved for its category' END) "
+		"FROM customorder.products p "
+		"JOIN customorder.categories c ON c.category_id" EQ "p.category_id "
+		"WHERE p.is_custom AND NOT " CO_LABEL_VALID_SQL("")
+	},
+
 	/* L2: ship_by is paid_at + the promised ship time the order snapshotted */
 	{"order_ship_by",
 		"SELECT o.order_id, pg_catalog.format('ship_by %s, but paid_at + promised_ship is %s', "
