@@ -52,6 +52,11 @@ check_start_enabled(const CoGuardCtx *ctx)
 /*
  * S3/S4: the shop's service score at the moment Start is pressed, against
  * the threshold the order snapshotted.  A missing score counts as low.
+ * H9: the score is read FOR SHARE, so it is the latest committed one (READ
+ * COMMITTED waits for a change in progress and reads its result); under
+ * REPEATABLE READ or SERIALIZABLE a score changed after the snapshot is a
+ * serialization failure (40001), never judged stale.  FOR KEY SHARE would
+ * not do: a score update does not touch the key, and would not conflict.
  */
 static bool
 shop_score_is_high(const OrderRow *o, char **score_out)
@@ -66,7 +71,7 @@ shop_score_is_high(const OrderRow *o, char **score_out)
 	co_connect();
 	plan = co_prepare(&plan,
 					  "SELECT s.service_score FROM customorder.shops s "
-					  "WHERE s.shop_id OPERATOR(pg_catalog.=) $1",
+					  "WHERE s.shop_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
 					  1, argtypes);
 	values[0] = o->v[OC_SHOP_ID];
 	co_execute(plan, values, NULL, false, 1);
