@@ -8,6 +8,7 @@ OBJS = \
 	src/case_trigger.o \
 	src/catalog.o \
 	src/clock.o \
+	src/deadlines.o \
 	src/eligibility.o \
 	src/engine.o \
 	src/evidence_bundles.o \
@@ -20,6 +21,7 @@ OBJS = \
 	src/order_trigger.o \
 	src/queries.o \
 	src/rows.o \
+	src/run_due.o \
 	src/util.o \
 	src/verify.o
 
@@ -29,7 +31,7 @@ DATA = sql/customorder--1.0.sql sql/customorder--1.1.sql \
 PGFILEDESC = "customorder - workflow of fully customized goods"
 
 # pg_regress: one file per rule group, inputs in sql/, outputs in expected/
-REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify
+REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify deadlines
 REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 
 # pg_isolation_regress: concurrency specs in test/isolation/specs/, outputs in

@@ -61,6 +61,7 @@ typedef enum CaseState
 	CS_REJECTED,
 	CS_CLOSED_BY_SHIPMENT,
 	CS_WITHDRAWN,
+	CS_LAPSED,
 	CS_COUNT,
 	CS_NONE = CS_COUNT
 } CaseState;
@@ -96,6 +97,9 @@ typedef enum CoAction
 	ACT_OPEN_BUNDLE,
 	ACT_ADD_ITEM,
 	ACT_SUBMIT_BUNDLE,
+	ACT_LAPSE,					/* deadlines (T3): the system's own steps */
+	ACT_MAKE_FINAL,
+	ACT_MARK_LATE,
 	ACT_COUNT
 } CoAction;
 
@@ -147,6 +151,7 @@ extern int64 co_acting_shop_id(void);
 extern int64 co_acting_buyer_id(void);
 extern void co_authorize(const char *button, int who, int64 shop_id,
 						 int64 buyer_id);
+extern bool co_caller_is_platform(void);
 
 /* util.c */
 extern SPIPlanPtr co_prepare(SPIPlanPtr *cache, const char *sql,

@@ -24,13 +24,14 @@ PG_FUNCTION_INFO_V1(co_order_trigger);
 static const OrderCol fixed_cols[] = {
 	OC_ORDER_ID, OC_SHOP_ID, OC_PRODUCT_ID, OC_BUYER_ID, OC_AMOUNT,
 	OC_IS_CUSTOM, OC_PAID_AT, OC_SHIP_BY, OC_CATEGORY_ID, OC_START_LOCK,
-	OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW, OC_PROMISED_SHIP
+	OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW, OC_PROMISED_SHIP,
+	OC_LATE_REFUND_INSTANT
 };
 
 /* Columns a transition writes or stamps (CoTransition.may_change, .stamp) */
 static const OrderCol transition_cols[] = {
 	OC_CUSTOM_STARTED_AT, OC_TRACKING_NO, OC_SHIPPED_AT, OC_SIGNED_AT,
-	OC_EVIDENCE_BUNDLE_ID, OC_CLOSED_AT
+	OC_EVIDENCE_BUNDLE_ID, OC_CLOSED_AT, OC_LATE_AT
 };
 
 /* Columns only the case trigger writes, under its permit (F7) */
@@ -198,33 +199,38 @@ check_new_order(const OrderRow *new)
  */
 static const OrderCol from_product[] = {
 	OC_SHOP_ID, OC_IS_CUSTOM, OC_PROMISED_SHIP, OC_CATEGORY_ID,
-	OC_START_LOCK, OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW
+	OC_START_LOCK, OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW,
+	OC_LATE_REFUND_INSTANT		/* 1.1: the last, absent from a 1.0 database */
 };
 
+/* Fills snap[0 .. nsnap-1]: all of from_product, or all but the last (U2) */
 static void
-snapshot_product(Datum product_id, Datum *snap, bool *snap_null)
+snapshot_product(Datum product_id, int nsnap, Datum *snap, bool *snap_null)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	bool		v11 = nsnap == lengthof(from_product);
 	Oid			argtypes[1] = {INT8OID};
 	int			i;
 
 	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT p.shop_id, p.is_custom, p.promised_ship, p.category_id, "
-					  "c.start_lock, c.high_score_threshold, c.evidence_review "
-					  "FROM customorder.products p "
-					  "JOIN customorder.categories c "
-					  "ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
-					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1",
-					  1, argtypes);
-	co_execute(plan, &product_id, NULL, false, 1);
+	if (plans[v11] == NULL)
+		co_prepare(&plans[v11],
+				   psprintf("SELECT p.shop_id, p.is_custom, p.promised_ship, p.category_id, "
+							"c.start_lock, c.high_score_threshold, c.evidence_review%s "
+							"FROM customorder.products p "
+							"JOIN customorder.categories c "
+							"ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
+							"WHERE p.product_id OPERATOR(pg_catalog.=) $1",
+							v11 ? ", c.late_refund_instant" : ""),
+				   1, argtypes);
+	co_execute(plans[v11], &product_id, NULL, false, 1);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("place_order: product " INT64_FORMAT " does not exist",
 						DatumGetInt64(product_id)),
 				 errhint("Publish the product first.")));
-	for (i = 0; i < lengthof(from_product); i++)
+	for (i = 0; i < nsnap; i++)
 	{
 		int			col = from_product[i];
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
@@ -248,19 +254,21 @@ order_check_insert(Relation rel, HeapTuple newtuple)
 {
 	static const OrderCol cleared[] = {
 		OC_CUSTOM_STARTED_AT, OC_TRACKING_NO, OC_SHIPPED_AT, OC_SIGNED_AT,
-		OC_EVIDENCE_BUNDLE_ID, OC_OPEN_AFTERSALE_ID, OC_CLOSED_AT
+		OC_EVIDENCE_BUNDLE_ID, OC_OPEN_AFTERSALE_ID, OC_CLOSED_AT, OC_LATE_AT
 	};
 	OrderRow	new;
-	int			cols[OC_COUNT];
-	Datum		values[OC_COUNT];
-	bool		nulls[OC_COUNT];
+	int			cols[OC_COUNT + 2];
+	Datum		values[OC_COUNT + 2];
+	bool		nulls[OC_COUNT + 2];
 	int			n = lengthof(from_product);
 	TimestampTz now = co_now();
 	int			i;
 
 	read_order(rel, newtuple, &new);
 	check_new_order(&new);
-	snapshot_product(new.v[OC_PRODUCT_ID], values, nulls);
+	if (!co_row_has(&co_orders_table, OC_LATE_REFUND_INSTANT))
+		n--;
+	snapshot_product(new.v[OC_PRODUCT_ID], n, values, nulls);
 	for (i = 0; i < n; i++)
 		cols[i] = from_product[i];
 

@@ -9,10 +9,13 @@
 #include "rows.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/datum.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 /* Every table mapped so far, so one relcache callback can forget them */
@@ -71,6 +74,16 @@ co_table_map(CoTable *table, Relation rel)
 		Form_pg_attribute att;
 		int			attnum = SPI_fnumber(tupdesc, table->cols[i]);
 
+		if (attnum <= 0 && table->first_optional > 0 &&
+			i >= table->first_optional)
+		{
+			/* a 1.0 database (U2): the column reads as NULL */
+			table->attnums[i] = 0;
+			table->byval[i] = true;
+			table->typlen[i] = sizeof(Datum);
+			table->typmod[i] = -1;
+			continue;
+		}
 		if (attnum <= 0)
 			elog(ERROR, "column \"%s\" of customorder.%s is missing",
 				 table->cols[i], table->relname);
@@ -101,6 +114,12 @@ co_row_read(CoTable *table, Relation rel, HeapTuple tuple,
 	heap_deform_tuple(tuple, tupdesc, all_values, all_isnull);
 	for (i = 0; i < table->ncols; i++)
 	{
+		if (table->attnums[i] == 0)
+		{
+			values[i] = (Datum) 0;
+			isnull[i] = true;
+			continue;
+		}
 		values[i] = all_values[table->attnums[i] - 1];
 		isnull[i] = all_isnull[table->attnums[i] - 1];
 	}
@@ -127,12 +146,51 @@ co_row_modify(const CoTable *table, Relation rel, HeapTuple tuple, int n,
 			  const int *cols, const Datum *values, const bool *isnull)
 {
 	int			attnums[CO_MAX_COLS];
+	Datum		v[CO_MAX_COLS];
+	bool		nulls[CO_MAX_COLS];
+	int			m = 0;
 	int			i;
 
+	/* a column a 1.0 database lacks (U2) is not written */
 	for (i = 0; i < n; i++)
-		attnums[i] = table->attnums[cols[i]];
-	return heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n, attnums,
-									 (Datum *) values, (bool *) isnull);
+		if (table->attnums[cols[i]] != 0)
+		{
+			attnums[m] = table->attnums[cols[i]];
+			v[m] = values[i];
+			nulls[m++] = isnull[i];
+		}
+	return heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), m, attnums,
+									 v, nulls);
+}
+
+/* Does the mapped table have rule column "col"?  (Not in a 1.0 database.) */
+bool
+co_row_has(CoTable *table, int col)
+{
+	if (!OidIsValid(table->relid))
+	{
+		Relation	rel = table_open(get_relname_relid(table->relname,
+													   get_namespace_oid(CO_SCHEMA, false)),
+									 AccessShareLock);
+
+		co_table_map(table, rel);
+		table_close(rel, AccessShareLock);
+	}
+	return table->attnums[col] != 0;
+}
+
+/* Does the relation have every optional column now (after the update)? */
+static bool
+optional_cols_present(const CoTable *table)
+{
+	Oid			relid = get_relname_relid(table->relname,
+										  get_namespace_oid(CO_SCHEMA, false));
+	int			i;
+
+	for (i = table->first_optional; i < table->ncols; i++)
+		if (get_attnum(relid, table->cols[i]) == InvalidAttrNumber)
+			return false;
+	return true;
 }
 
 /* The kept plan that selects the rule columns by key, FOR UPDATE if "lock" */
@@ -143,12 +201,27 @@ fetch_plan(CoTable *table, bool lock)
 	Oid			argtypes[CO_MAX_COLS];
 	int			i;
 
-	if (table->fetch_plan[lock] != NULL)
+	if (table->fetch_plan[lock] != NULL &&
+		!(table->fetch_partial[lock] && optional_cols_present(table)))
 		return table->fetch_plan[lock];
+	table->fetch_plan[lock] = NULL;
+	table->fetch_partial[lock] = table->first_optional > 0 &&
+		!optional_cols_present(table);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (i = 0; i < table->ncols; i++)
-		appendStringInfo(&sql, "%st.%s", i ? ", " : "", table->cols[i]);
+	{
+		bool		missing = table->fetch_partial[lock] &&
+			i >= table->first_optional &&
+			get_attnum(get_relname_relid(table->relname,
+										 get_namespace_oid(CO_SCHEMA, false)),
+					   table->cols[i]) == InvalidAttrNumber;
+
+		appendStringInfo(&sql, "%s%s%s", i ? ", " : "",
+						 missing ? "NULL -- " : "t.", table->cols[i]);
+		if (missing)
+			appendStringInfoChar(&sql, '\n');
+	}
 	appendStringInfo(&sql, " FROM customorder.%s t WHERE ", table->relname);
 	for (i = 0; i < table->nkeys; i++)
 	{

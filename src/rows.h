@@ -33,6 +33,9 @@ typedef struct CoTable
 	int			ncols;
 	int			nkeys;			/* cols[0 .. nkeys-1] are the key */
 	const char *what;			/* "order", "after-sale case", ... */
+	int			first_optional; /* > 0: cols[first_optional ..] are new in
+								 * 1.1; a 1.0 database lacks them (U2): they
+								 * read as NULL and writes skip them */
 
 	/* cache: attribute numbers and types of cols[] in the relation */
 	Oid			relid;
@@ -41,6 +44,7 @@ typedef struct CoTable
 	int16		typlen[CO_MAX_COLS];
 	int32		typmod[CO_MAX_COLS];
 	SPIPlanPtr	fetch_plan[2];	/* [lock] */
+	bool		fetch_partial[2];	/* built while optional columns lacked */
 } CoTable;
 
 /* A row's rule columns as Datums; values may point into a tuple */
@@ -62,6 +66,7 @@ extern bool co_row_changed(const CoTable *table, int col,
 extern HeapTuple co_row_modify(const CoTable *table, Relation rel,
 							   HeapTuple tuple, int n, const int *cols,
 							   const Datum *values, const bool *isnull);
+extern bool co_row_has(CoTable *table, int col);
 extern bool co_row_fetch(CoTable *table, const Datum *key, bool lock,
 						 Datum *values, bool *isnull);
 
