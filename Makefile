@@ -23,7 +23,8 @@ OBJS = \
 	src/rows.o \
 	src/run_due.o \
 	src/util.o \
-	src/verify.o
+	src/verify.o \
+	src/worker.o
 
 EXTENSION = customorder
 DATA = sql/customorder--1.0.sql sql/customorder--1.1.sql \

@@ -136,6 +136,10 @@ typedef struct CoPermit
 
 extern CoPermit co_permit;
 
+/* worker.c: the deadline worker (T4) */
+extern void co_define_worker_gucs(void);
+extern void co_register_worker(void);
+
 /* clock.c */
 extern TimestampTz co_now(void);
 extern void co_define_clock_guc(void);
