@@ -37,9 +37,16 @@ static int	worker_naptime = 1000;	/* ms */
 /* How long the postmaster waits before restarting a crashed worker */
 #define CO_WORKER_RESTART_SECONDS 1
 
+/*
+ * The worker's settings exist when the library is preloaded (a
+ * PGC_POSTMASTER setting cannot be defined later, as with pg_cron's
+ * cron.database_name); a backend that loads it later has no worker.
+ */
 void
 co_define_worker_gucs(void)
 {
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomStringVariable("customorder.worker_database",
 							   "The database whose deadlines the customorder worker applies.",
 							   "Empty (the default): no worker.  Read at server start; the library must be in shared_preload_libraries.",
