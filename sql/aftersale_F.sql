@@ -84,7 +84,12 @@ SELECT * FROM refund_eligibility(:o_within);
 -- rejected; the merchant agrees
 --
 SET customorder.clock = '2024-08-05 10:00:00-07';
+-- (the merchant's response deadline, T1, made long enough not to come first)
+UPDATE categories c SET merchant_response = '30 days'
+FROM orders o WHERE o.order_id = :o_within AND c.category_id = o.category_id;
 SELECT request_refund(:o_within, 'return_refund', 'no_reason') AS c_within \gset
+UPDATE categories c SET merchant_response = DEFAULT
+FROM orders o WHERE o.order_id = :o_within AND c.category_id = o.category_id;
 SELECT button, label, enabled, why_disabled FROM order_buttons(:o_within);
 SELECT insist_reject(:c_within);
 SELECT err(format('SELECT insist_reject(%s)', :c_within));

@@ -9,6 +9,9 @@
  *   own page and can be a HOT update.
  * - no CHECK constraints on the money of orders and cases: the triggers
  *   enforce it and verify() checks it (see the orders table).
+ * - deadlines (SPEC §7): the periods in categories, aftersales.due_at,
+ *   orders.late_at and late_refund_instant, case state lapsed, run_due()
+ *   and deadlines().
  */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
@@ -26,7 +29,7 @@ CREATE TYPE customorder.order_state AS ENUM (
 CREATE TYPE customorder.aftersale_state AS ENUM (
     'instant_refunded', 'requested', 'rejecting', 'communicating',
     'negotiating', 'awaiting_buyer_evidence', 'refunded', 'rejected',
-    'closed_by_shipment', 'withdrawn'
+    'closed_by_shipment', 'withdrawn', 'lapsed'
 );
 
 -------------------------------------------------------------------------------
@@ -42,7 +45,16 @@ CREATE TABLE customorder.categories (
     high_score_threshold numeric(3,2) NOT NULL DEFAULT 4.80,
     ship_promise_options interval[] NOT NULL
         DEFAULT '{48 hours,7 days,15 days}',
-    evidence_review boolean NOT NULL DEFAULT false
+    evidence_review boolean NOT NULL DEFAULT false,
+    -- T1: the deadlines' periods, read when each clock starts
+    merchant_response interval NOT NULL DEFAULT '48 hours',
+    buyer_response interval NOT NULL DEFAULT '48 hours',
+    buyer_evidence interval NOT NULL DEFAULT '7 days',
+    buyer_return interval NOT NULL DEFAULT '7 days',
+    merchant_receipt interval NOT NULL DEFAULT '10 days',
+    escalation_window interval NOT NULL DEFAULT '7 days',
+    -- T1: a late unshipped order's refund request is instant (snapshotted, L4)
+    late_refund_instant boolean NOT NULL DEFAULT true
 );
 
 CREATE TABLE customorder.shops (
@@ -117,11 +129,20 @@ CREATE TABLE customorder.orders (
     -- 1.1: the payment's id (H3: one order per payment) and the latest stamp
     -- of the order and its cases (H2: no stamp goes back before it)
     pay_no text UNIQUE,
-    last_stamp_at timestamptz
+    last_stamp_at timestamptz,
+    -- T1: ship_by passed on the unshipped order (run_due stamps it)
+    late_at timestamptz,
+    late_refund_instant boolean NOT NULL DEFAULT true
 ) WITH (fillfactor = 80);
 
 CREATE INDEX ON customorder.orders (shop_id);
 CREATE INDEX ON customorder.orders (buyer_id);
+
+-- T3: run_due finds the unshipped orders whose ship_by passed by a range
+-- scan.  The predicate reads only stamps each order sets once (shipped_at,
+-- closed_at, late_at), never state: an order's other updates stay HOT.
+CREATE INDEX orders_ship_due ON customorder.orders (ship_by)
+    WHERE late_at IS NULL AND shipped_at IS NULL AND closed_at IS NULL;
 
 -------------------------------------------------------------------------------
 -- Evidence (E): bundles and their items
@@ -185,10 +206,16 @@ CREATE TABLE customorder.aftersales (
     tracking_no text,
     buyer_bundle_id bigint,
     closed_at timestamptz,
+    -- T1: when the running deadline passes; NULL while no clock runs
+    due_at timestamptz,
     PRIMARY KEY (order_id, aftersale_id)
 ) WITH (fillfactor = 80);
 
 CREATE INDEX ON customorder.aftersales (aftersale_id);
+
+-- T3: run_due finds passed deadlines by a range scan on due_at (NULL, and
+-- so absent from the scan, whenever no clock runs)
+CREATE INDEX aftersales_due ON customorder.aftersales (due_at);
 
 -- F7: at most one open case per order (the trigger checks first, under the
 -- order's row lock; this index is the last line of defence)
@@ -329,6 +356,15 @@ CREATE FUNCTION customorder.refund_eligibility(order_id bigint,
 CREATE FUNCTION customorder.order_buttons(order_id bigint)
     RETURNS TABLE (button text, label text, enabled boolean, why_disabled text)
     AS 'MODULE_PATHNAME', 'co_order_buttons' LANGUAGE C STABLE;
+
+CREATE FUNCTION customorder.deadlines(order_id bigint)
+    RETURNS TABLE (deadline text, party text, due_at timestamptz,
+                   on_expiry text, passed boolean)
+    AS 'MODULE_PATHNAME', 'co_deadlines' LANGUAGE C STABLE;
+
+-- T3: apply passed deadlines, oldest first, as actor system (platform)
+CREATE FUNCTION customorder.run_due(max_actions integer DEFAULT 1000)
+    RETURNS integer AS 'MODULE_PATHNAME', 'co_run_due' LANGUAGE C;
 
 CREATE FUNCTION customorder.transitions()
     RETURNS TABLE (machine text, from_state text, action text, to_state text,
@@ -476,6 +512,7 @@ FROM (VALUES
     ('platform', 'customorder.mark_signed(bigint)'),
     ('platform', 'customorder.order_buttons(bigint)'),
     ('platform', 'customorder.verify()'),
+    ('platform', 'customorder.run_due(integer)'),
     ('merchant', 'customorder.start_customization(bigint)'),
     ('merchant', 'customorder.submit_custom_evidence(bigint,jsonb)'),
     ('merchant', 'customorder.ship(bigint,text)'),
@@ -497,6 +534,7 @@ SELECT k, f::pg_catalog.regprocedure
 FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
      (VALUES ('customorder.view_custom_evidence(bigint)'),
              ('customorder.refund_eligibility(bigint)'),
+             ('customorder.deadlines(bigint)'),
              ('customorder.product_badges(bigint)'),
              ('customorder.transitions()'),
              ('customorder.now()'),

@@ -232,6 +232,18 @@ SELECT * FROM vf_verify ORDER BY 1, 2, 3;
 ROLLBACK;
 
 --
+-- Deadlines (T1): an open case without one, a closed case with one, a
+-- late_at before ship_by
+--
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE aftersales SET due_at = NULL WHERE aftersale_id = :c_open;
+UPDATE aftersales SET due_at = closed_at WHERE aftersale_id = :c_partial;
+UPDATE orders SET late_at = paid_at WHERE order_id = :o_open;
+SELECT * FROM vf_verify ORDER BY 1, 2, 3;
+ROLLBACK;
+
+--
 -- Cases: two open cases on one order (the unique index dropped first)
 --
 BEGIN;

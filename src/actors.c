@@ -400,3 +400,13 @@ co_acting_buyer_id_sql(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(id);
 }
+
+/*
+ * Does the calling role act as the platform (superusers do)?  A deadline
+ * binds its party, never the platform (T2).
+ */
+bool
+co_caller_is_platform(void)
+{
+	return (actor_kinds(GetOuterUserId()) & CO_WHO_PLATFORM) != 0;
+}

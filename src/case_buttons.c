@@ -147,7 +147,7 @@ press(const CaseButton *b, int64 aftersale_id, int64 order_id,
 		nulls[i + 2] = argnull[i] ? 'n' : ' ';
 	}
 	co_connect();
-	co_case_press(order_id, aftersale_id, b->action, b->name, 0,
+	co_case_press(order_id, aftersale_id, b->action, b->name, b->who,
 				  button_plan(b), values, nulls);
 	state = co_case_state_from_datum(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 1,
@@ -228,7 +228,7 @@ co_request_refund(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_GETARG_DATUM(2);
 	co_case_press(PG_GETARG_INT64(0), 0, ACT_REQUEST_REFUND, button_name,
-				  0, plan, values, NULL);
+				  CO_WHO_BUYER, plan, values, NULL);
 	aftersale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1,
 											   &isnull));

@@ -545,71 +545,86 @@ fill_no_proposal(const CoGuardCtx *ctx, CaseRow *row)
  */
 #define B(col) CO_BIT(CC_##col)
 #define CC_NONE CO_NO_STAMP
-#define ROW(from, action, to, guard, may_change, stamp, fill, rule) \
+/*
+ * A row's clock (SPEC §7 T1): KEEPS, STOPS, or STARTS(deadline).  The
+ * merchant's own steps keep the merchant_response clock running.
+ */
+#define KEEPS CLOCK_KEEPS, DL_NONE
+#define STOPS CLOCK_STOPS, DL_NONE
+#define STARTS(deadline) CLOCK_STARTS, DL_##deadline
+#define ROW(from, action, to, guard, may_change, stamp, fill, clock, rule) \
+	ROW_(from, action, to, guard, may_change, stamp, fill, rule, clock)
+#define ROW_(from, action, to, guard, may_change, stamp, fill, rule, clk, dl) \
 	{CS_##from, ACT_##action, CS_##to, guard, #guard, may_change, \
-	 CC_##stamp, fill, CLOCK_KEEPS, rule}
-#define OPEN_ROWS(action, to, guard, may_change, stamp, fill, rule) \
-	ROW(REQUESTED, action, to, guard, may_change, stamp, fill, rule), \
-	ROW(REJECTING, action, to, guard, may_change, stamp, fill, rule), \
-	ROW(COMMUNICATING, action, to, guard, may_change, stamp, fill, rule), \
-	ROW(NEGOTIATING, action, to, guard, may_change, stamp, fill, rule), \
-	ROW(AWAITING_BUYER_EVIDENCE, action, to, guard, may_change, stamp, fill, rule)
+	 CC_##stamp, fill, clk, rule, dl}
+#define OPEN_ROWS(action, to, guard, may_change, stamp, fill, clock, rule) \
+	ROW_(REQUESTED, action, to, guard, may_change, stamp, fill, rule, clock), \
+	ROW_(REJECTING, action, to, guard, may_change, stamp, fill, rule, clock), \
+	ROW_(COMMUNICATING, action, to, guard, may_change, stamp, fill, rule, clock), \
+	ROW_(NEGOTIATING, action, to, guard, may_change, stamp, fill, rule, clock), \
+	ROW_(AWAITING_BUYER_EVIDENCE, action, to, guard, may_change, stamp, fill, rule, clock)
 
 static const CoTransition case_transitions[] = {
 	ROW(NONE, REQUEST_REFUND, INSTANT_REFUNDED, guard_open_instant,
-		B(REFUND_AMOUNT), CLOSED_AT, fill_full_refund,
+		B(REFUND_AMOUNT), CLOSED_AT, fill_full_refund, STOPS,
 		"F2 F6: before customization is in effect (ordinary: before shipment), refund all at once"),
-	ROW(NONE, REQUEST_REFUND, REQUESTED, guard_open_case, 0, REQUESTED_AT, NULL,
+	ROW(NONE, REQUEST_REFUND, REQUESTED, guard_open_case, 0, REQUESTED_AT, NULL, STARTS(MERCHANT_RESPONSE),
 		"F3 F4 F7: customization in effect or shipped; no other open case"),
-	OPEN_ROWS(WITHDRAW, WITHDRAWN, guard_withdraw, 0, CLOSED_AT, NULL,
+	OPEN_ROWS(WITHDRAW, WITHDRAWN, guard_withdraw, 0, CLOSED_AT, NULL, STOPS,
 			  "A3: the buyer withdraws an open case"),
 	OPEN_ROWS(AGREE_REFUND, REFUNDED, guard_agree, B(REFUND_AMOUNT), CLOSED_AT,
-			  fill_full_refund,
+			  fill_full_refund, STOPS,
 			  "A1.1 A2.1: refund all that is still refundable; the order goes to refunded"),
-	ROW(REQUESTED, INSIST_REJECT, REJECTING, guard_insist_reject, 0, NONE, NULL,
+	ROW(REQUESTED, INSIST_REJECT, REJECTING, guard_insist_reject, 0, NONE, NULL, KEEPS,
 		"A1.2 A2.2 F6: not an ordinary order's 7-day no-reason return"),
 	ROW(REJECTING, COMMUNICATE, COMMUNICATING, guard_communicate,
-		B(COMM_REASON), COMMUNICATED_AT, NULL,
+		B(COMM_REASON), COMMUNICATED_AT, NULL, KEEPS,
 		"A1.2 A2.2: default script sent; reason null before shipment, in_transit (shipped), agreement_reached, signed_not_received (signed)"),
 	ROW(REJECTING, COMMUNICATE, NEGOTIATING, guard_communicate_negotiate,
-		B(COMM_REASON), COMMUNICATED_AT, NULL,
+		B(COMM_REASON), COMMUNICATED_AT, NULL, KEEPS,
 		"A2.2: negotiate_amount, goods signed"),
 	ROW(REJECTING, COMMUNICATE, AWAITING_BUYER_EVIDENCE, guard_communicate_invite,
-		B(COMM_REASON), COMMUNICATED_AT, NULL,
+		B(COMM_REASON), COMMUNICATED_AT, NULL, STARTS(BUYER_EVIDENCE),
 		"A2.2: invite_evidence, goods signed"),
 	ROW(COMMUNICATING, COMMUNICATE, COMMUNICATING, guard_communicate,
-		B(COMM_REASON), COMMUNICATED_AT, NULL,
+		B(COMM_REASON), COMMUNICATED_AT, NULL, KEEPS,
 		"A2.2: communicate again, possibly with another reason"),
 	ROW(COMMUNICATING, COMMUNICATE, NEGOTIATING, guard_communicate_negotiate,
-		B(COMM_REASON), COMMUNICATED_AT, NULL,
+		B(COMM_REASON), COMMUNICATED_AT, NULL, KEEPS,
 		"A2.2: negotiate_amount, goods signed"),
 	ROW(COMMUNICATING, COMMUNICATE, AWAITING_BUYER_EVIDENCE, guard_communicate_invite,
-		B(COMM_REASON), COMMUNICATED_AT, NULL,
+		B(COMM_REASON), COMMUNICATED_AT, NULL, STARTS(BUYER_EVIDENCE),
 		"A2.2: invite_evidence, goods signed"),
 	ROW(REJECTING, CONTINUE_REJECT, REJECTED, guard_continue_reject,
-		B(REJECT_REASON) | B(PROOF_BUNDLE_ID), CLOSED_AT, NULL,
+		B(REJECT_REASON) | B(PROOF_BUNDLE_ID), CLOSED_AT, NULL, STARTS(ESCALATION_WINDOW),
 		"A1.2 A2.3: grey until the merchant has communicated (always refused from rejecting)"),
 	ROW(COMMUNICATING, CONTINUE_REJECT, REJECTED, guard_continue_reject,
-		B(REJECT_REASON) | B(PROOF_BUNDLE_ID), CLOSED_AT, NULL,
+		B(REJECT_REASON) | B(PROOF_BUNDLE_ID), CLOSED_AT, NULL, STARTS(ESCALATION_WINDOW),
 		"A1.2 A2.3 F5 F6: communicated; production photos (not shipped) or in_transit / signed_no_reason with logistics proof"),
 	ROW(REJECTING, INSIST_SHIP, CLOSED_BY_SHIPMENT, guard_insist_ship,
-		B(TRACKING_NO), CLOSED_AT, NULL,
+		B(TRACKING_NO), CLOSED_AT, NULL, STOPS,
 		"A1.3: grey until the merchant has communicated (always refused from rejecting)"),
 	ROW(COMMUNICATING, INSIST_SHIP, CLOSED_BY_SHIPMENT, guard_insist_ship,
-		B(TRACKING_NO), CLOSED_AT, NULL,
+		B(TRACKING_NO), CLOSED_AT, NULL, STOPS,
 		"A1.3: not shipped, communicated, tracking number; the order ships"),
 	ROW(NEGOTIATING, PROPOSE_AMOUNT, NEGOTIATING, guard_propose,
-		B(PROPOSED_AMOUNT), NONE, NULL,
+		B(PROPOSED_AMOUNT), NONE, NULL, STARTS(BUYER_RESPONSE),
 		"A2.2: 0 < amount <= paid - already refunded"),
 	ROW(NEGOTIATING, ACCEPT_AMOUNT, REFUNDED, guard_accept,
-		B(REFUND_AMOUNT), CLOSED_AT, NULL,
+		B(REFUND_AMOUNT), CLOSED_AT, NULL, STOPS,
 		"A2.2 F7 H4: the buyer accepts exactly the current proposal; partial refund, the order keeps its state unless nothing remains"),
 	ROW(NEGOTIATING, DECLINE_AMOUNT, COMMUNICATING, guard_decline,
-		B(PROPOSED_AMOUNT), NONE, fill_no_proposal,
+		B(PROPOSED_AMOUNT), NONE, fill_no_proposal, STARTS(MERCHANT_RESPONSE),
 		"A2.2: the buyer declines; back to communicating"),
 	ROW(AWAITING_BUYER_EVIDENCE, SUPPLEMENT_EVIDENCE, COMMUNICATING, guard_supplement,
-		B(BUYER_BUNDLE_ID), NONE, NULL,
+		B(BUYER_BUNDLE_ID), NONE, NULL, STARTS(MERCHANT_RESPONSE),
 		"A2.2: the buyer's supplement bundle; back to communicating"),
+	ROW(AWAITING_BUYER_EVIDENCE, LAPSE, LAPSED, co_guard_deadline_passed,
+		0, CLOSED_AT, NULL, STOPS,
+		"T3: buyer_evidence passed; the system closes the case"),
+	ROW(REJECTED, MAKE_FINAL, REJECTED, co_guard_deadline_passed,
+		0, NONE, NULL, STOPS,
+		"T3: escalation_window passed; the system makes the rejection final"),
 };
 
 /* No row leaves the case's state by this action (or to this state) */
@@ -652,5 +667,5 @@ case_bad_column(const CoGuardCtx *ctx, const CoTransition *t, int col)
 const CoMachine co_case_machine = {
 	"aftersale", &co_cases_table, co_case_state_names, CS_NONE,
 	case_transitions, lengthof(case_transitions),
-	case_no_row, case_bad_column
+	case_no_row, case_bad_column, co_case_overdue
 };

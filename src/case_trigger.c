@@ -56,6 +56,11 @@ case_changed(const CaseRow *a, const CaseRow *b, CaseCol col)
 static void
 case_stamp_forged(CaseCol col)
 {
+	if (col == CC_DUE_AT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aftersales.due_at is set when a deadline's clock starts (rule T1)"),
+				 errhint("customorder.deadlines(order_id) shows the deadlines; customorder.run_due() applies passed ones.")));
 	if (col == CC_COMMUNICATED_AT)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -217,6 +222,28 @@ check_stamps_not_forged(const CaseRow *old, const CaseRow *new, int own_stamp)
 		(old ? case_changed(old, new, CC_COMMUNICATED_AT) :
 		 !new->isnull[CC_COMMUNICATED_AT]))
 		case_stamp_forged(CC_COMMUNICATED_AT);
+	if (old ? case_changed(old, new, CC_DUE_AT) : !new->isnull[CC_DUE_AT])
+		case_stamp_forged(CC_DUE_AT);
+}
+
+/*
+ * T1: the chosen transition's clock.  STARTS sets due_at from now and the
+ * period the order's category gives its deadline; STOPS clears it; KEEPS
+ * leaves the running one.  Appended like case_stamps(); a 1.0 database
+ * (no due_at, U2) keeps no deadlines.
+ */
+static int
+case_clock(const CoTransition *t, const OrderRow *order, Datum now, int n,
+		   int *cols, Datum *values, bool *nulls)
+{
+	if (t->clock == CLOCK_KEEPS || !co_row_has(&co_cases_table, CC_DUE_AT))
+		return n;
+	cols[n] = CC_DUE_AT;
+	nulls[n] = t->clock == CLOCK_STOPS;
+	values[n++] = t->clock == CLOCK_STOPS ? (Datum) 0 :
+		TimestampTzGetDatum(co_deadline_start(t->deadline, order,
+											  DatumGetTimestampTz(now)));
+	return n;
 }
 
 /*
@@ -255,13 +282,13 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 		   const CaseRow *new, const CoPress *press, const OrderRow *order)
 {
 	CaseRow		proposed;
-	CoGuardCtx	ctx = {old, new, order, false};
+	CoGuardCtx	ctx = {old, new, order, false, press ? press->who : 0};
 	const CoTransition *t;
 	CoRefusal  *refusal;
 	uint32		changed = 0;
-	int			cols[CC_COUNT + 2];
-	Datum		values[CC_COUNT + 2];
-	bool		nulls[CC_COUNT + 2];
+	int			cols[CC_COUNT + 4];
+	Datum		values[CC_COUNT + 4];
+	bool		nulls[CC_COUNT + 4];
 	int			n = 0;
 	int			i;
 	Datum		stamp;
@@ -282,7 +309,8 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 	if (t == NULL)
 		co_raise(refusal);
 	/* a press that changes nothing (communicate again, same reason) */
-	if (old && press && changed == 0 && t->to == old->state && t->fill == NULL)
+	if (old && press && changed == 0 && t->to == old->state && t->fill == NULL &&
+		t->clock == CLOCK_KEEPS)
 		return newtuple;
 
 	/*
@@ -315,6 +343,7 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 		}
 	stamp = TimestampTzGetDatum(co_order_stamp(order));
 	n = case_stamps(old, new, t, stamp, n, cols, values, nulls);
+	n = case_clock(t, order, stamp, n, cols, values, nulls);
 	newtuple = co_row_modify(&co_cases_table, rel, newtuple, n, cols, values,
 							 nulls);
 
@@ -378,8 +407,6 @@ co_case_trigger(PG_FUNCTION_ARGS)
 	/* Lock the order before judging anything about it */
 	co_order_fetch(DatumGetInt64(new.v[CC_ORDER_ID]),
 				   press ? press->button : "request_refund", true, &order);
-	if (press && press->who)
-		co_authorize_order(press->button, press->who, &order);
 
 	return PointerGetDatum(case_judge(rel, newtuple, is_insert ? NULL : &old,
 									  &new, press, &order));

@@ -75,6 +75,7 @@ typedef enum CaseState
 	CS_REJECTED,
 	CS_CLOSED_BY_SHIPMENT,
 	CS_WITHDRAWN,
+	CS_LAPSED,
 	CS_COUNT,
 	CS_NONE = CS_COUNT
 } CaseState;
@@ -110,6 +111,9 @@ typedef enum CoAction
 	ACT_OPEN_BUNDLE,
 	ACT_ADD_ITEM,
 	ACT_SUBMIT_BUNDLE,
+	ACT_LAPSE,					/* deadlines (T3): the system's own steps */
+	ACT_MAKE_FINAL,
+	ACT_MARK_LATE,
 	ACT_COUNT
 } CoAction;
 
@@ -146,6 +150,10 @@ typedef struct CoPermit
 
 extern CoPermit co_permit;
 
+/* worker.c: the deadline worker (T4) */
+extern void co_define_worker_gucs(void);
+extern void co_register_worker(void);
+
 /* clock.c */
 extern TimestampTz co_now(void);
 extern void co_define_clock_guc(void);
@@ -162,6 +170,7 @@ extern int64 co_acting_buyer_id(void);
 extern void co_authorize_order_id(const char *button, int who, int64 order_id);
 extern void co_authorize(const char *button, int who, int64 shop_id,
 						 int64 buyer_id);
+extern bool co_caller_is_platform(void);
 
 /* util.c */
 extern SPIPlanPtr co_prepare(SPIPlanPtr *cache, const char *sql,

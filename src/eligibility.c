@@ -35,11 +35,17 @@ co_order_shipped(const OrderRow *order)
 
 /*
  * F2 and the cancel part of F6: before customization is in effect (custom)
- * or before shipment (ordinary), a refund request is refunded at once.
+ * or before shipment (ordinary), a refund request is refunded at once; so
+ * it is on a late unshipped order (T1).
  */
 bool
 co_order_instant_refund_applies(const OrderRow *order)
 {
+	/* T1: once ship_by passed unshipped, unless the category said not */
+	if (order->state == OS_IN_PRODUCTION && !order->isnull[OC_LATE_AT] &&
+		!order->isnull[OC_LATE_REFUND_INSTANT] &&
+		DatumGetBool(order->v[OC_LATE_REFUND_INSTANT]))
+		return true;
 	if (ORD_IS_CUSTOM(order))
 		return order->state == OS_PAID ||
 			order->state == OS_AWAITING_EVIDENCE ||

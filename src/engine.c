@@ -21,6 +21,11 @@ static const CoMachine *const machines[] = {
 	&co_bundle_machine,
 };
 
+const char *const co_deadline_names[DL_COUNT] = {
+	"none", "merchant_response", "buyer_response", "buyer_evidence",
+	"buyer_return", "merchant_receipt", "escalation_window", "ship_by"
+};
+
 /* The button press whose row is being written, if any */
 static CoPress pending_press = {NULL};
 
@@ -48,6 +53,7 @@ co_choose(const CoMachine *m, CoGuardCtx *ctx, int action, int to,
 	const CoRow *written = ctx->new;
 	int			from = from_state(m, ctx);
 	CoRefusal  *first = NULL;
+	bool		bound_checked = false;
 	int			i;
 
 	for (i = 0; i < m->nrows; i++)
@@ -60,6 +66,17 @@ co_choose(const CoMachine *m, CoGuardCtx *ctx, int action, int to,
 		if (t->from != from || (action >= 0 && (int) t->action != action) ||
 			(to >= 0 && t->to != to))
 			continue;
+
+		/* T2: once per choice, before any guard: is the presser overdue? */
+		if (!bound_checked && m->overdue && ctx->who && ctx->old)
+		{
+			bound_checked = true;
+			if ((r = m->overdue(ctx, t->action)) != NULL)
+			{
+				*refusal = r;
+				return NULL;
+			}
+		}
 		candidate.state = t->to;
 		ctx->new = &candidate;
 		allowed = t->may_change |
@@ -195,7 +212,11 @@ co_transitions(PG_FUNCTION_ARGS)
 			values[2] = CStringGetTextDatum(co_action_names[t->action]);
 			values[3] = CStringGetTextDatum(m->state_names[t->to]);
 			values[4] = CStringGetTextDatum(t->guard_name);
-			values[5] = CStringGetTextDatum(t->rule);
+			/* the clock is part of the rule the documentation shows */
+			values[5] = CStringGetTextDatum(t->clock == CLOCK_KEEPS ? t->rule :
+											psprintf("%s; %s %s", t->rule,
+													 t->clock == CLOCK_STARTS ? "starts" : "stops",
+													 t->deadline ? co_deadline_names[t->deadline] : "the clock"));
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 								 values, nulls);
 		}

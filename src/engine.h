@@ -47,6 +47,9 @@ typedef struct CoGuardCtx
 	const CoRow *new;			/* the row as written (and filled) */
 	const CoRow *order;			/* its order, locked (== old for orders) */
 	bool		probe;
+	int			who;			/* the press's kinds of actor; 0: the system,
+								 * a raw write or a trigger's follow-up, which
+								 * no deadline binds (T2) */
 } CoGuardCtx;
 
 typedef CoRefusal *(*CoGuardFn) (const CoGuardCtx *ctx);
@@ -58,9 +61,26 @@ typedef void (*CoFillFn) (const CoGuardCtx *ctx, CoRow *row);
 typedef enum CoClock
 {
 	CLOCK_KEEPS = 0,			/* the running deadline, if any, runs on */
-	CLOCK_STARTS,
+	CLOCK_STARTS,				/* starts CoTransition.deadline afresh */
 	CLOCK_STOPS
 } CoClock;
+
+/* The deadlines of SPEC §7 T1 (deadlines.c describes each) */
+typedef enum CoDeadline
+{
+	DL_NONE = 0,
+	DL_MERCHANT_RESPONSE,
+	DL_BUYER_RESPONSE,
+	DL_BUYER_EVIDENCE,
+	DL_BUYER_RETURN,
+	DL_MERCHANT_RECEIPT,
+	DL_ESCALATION_WINDOW,
+	DL_SHIP_BY,
+	DL_COUNT
+} CoDeadline;
+
+/* Each deadline's categories column (ship_by: the order's own column) */
+extern const char *const co_deadline_names[DL_COUNT];
 
 #define CO_NO_STAMP (-1)
 #define CO_BIT(col) (((uint32) 1) << (col))
@@ -77,6 +97,8 @@ typedef struct CoTransition
 	CoFillFn	fill;			/* NULL, or columns computed on a press */
 	CoClock		clock;
 	const char *rule;			/* SPEC rule ids and what the guard checks */
+	CoDeadline	deadline;		/* the deadline it starts (CLOCK_STARTS) or
+								 * applies on expiry (the system's rows) */
 } CoTransition;
 
 typedef struct CoMachine
@@ -93,6 +115,9 @@ typedef struct CoMachine
 						   int to);
 	CoRefusal  *(*bad_column) (const CoGuardCtx *ctx,
 							   const CoTransition *t, int col);
+
+	/* T2: a press of the party whose deadline passed; NULL: none binds */
+	CoRefusal  *(*overdue) (const CoGuardCtx *ctx, CoAction action);
 } CoMachine;
 
 extern const CoMachine co_order_machine;
@@ -107,8 +132,9 @@ extern bool co_action_offered(const CoMachine *m, int from, CoAction action);
 
 /*
  * A press: the intent a button declares for the one row it writes.  "who"
- * is the kinds of actor that may press it (0: a trigger's own follow-up,
- * already authorized).
+ * is the kinds of actor that may press it (0: the system, or a trigger's
+ * follow-up); the button has authorized its caller before its statement
+ * (H6), and the deadline of the party "who" names binds the press (T2).
  */
 typedef struct CoPress
 {

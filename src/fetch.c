@@ -18,14 +18,14 @@ const char *const co_order_col_names[OC_COUNT] = {
 	"shipped_at", "signed_at", "refunded_amount", "category_id",
 	"start_lock", "high_score_threshold", "evidence_review",
 	"promised_ship", "evidence_bundle_id", "open_aftersale_id", "closed_at",
-	"pay_no", "last_stamp_at"
+	"pay_no", "last_stamp_at", "late_at", "late_refund_instant"
 };
 
 const char *const co_case_col_names[CC_COUNT] = {
 	"order_id", "aftersale_id", "kind", "reason", "state", "requested_at",
 	"refund_amount", "proposed_amount", "comm_reason", "communicated_at",
 	"reject_reason", "proof_bundle_id", "tracking_no", "buyer_bundle_id",
-	"closed_at"
+	"closed_at", "due_at"
 };
 
 const char *const co_kind_names[KIND_COUNT] = {"refund_only", "return_refund"};
@@ -44,7 +44,7 @@ CoTable		co_orders_table = {
 };
 
 CoTable		co_cases_table = {
-	"aftersales", co_case_col_names, CC_COUNT, 2, "after-sale case"
+	"aftersales", co_case_col_names, CC_COUNT, 2, "after-sale case", CC_DUE_AT
 };
 
 /*

@@ -40,6 +40,8 @@ typedef enum OrderCol
 	/* 1.1 (a 1.0 database not yet updated lacks them: they read NULL) */
 	OC_PAY_NO,
 	OC_LAST_STAMP_AT,			/* the latest stamp of the order and its cases */
+	OC_LATE_AT,					/* 1.1 (T1): the first optional column */
+	OC_LATE_REFUND_INSTANT,
 	OC_COUNT
 } OrderCol;
 
@@ -61,6 +63,7 @@ typedef enum CaseCol
 	CC_TRACKING_NO,
 	CC_BUYER_BUNDLE_ID,
 	CC_CLOSED_AT,
+	CC_DUE_AT,					/* 1.1 (T1): the first optional column */
 	CC_COUNT
 } CaseCol;
 
@@ -115,6 +118,23 @@ extern bool co_no_reason_return_covered(const OrderRow *order,
 										TimestampTz asked_at);
 extern Datum co_order_remaining(const OrderRow *order);
 extern bool co_case_is_open(CaseState state);
+
+/* deadlines.c: SPEC §7's deadlines as data */
+typedef struct CoDeadlineDef
+{
+	int			party;			/* CO_WHO_MERCHANT or CO_WHO_BUYER */
+	uint32		runs_in;		/* bits (1 << CaseState) of the states it runs in */
+	int			proposal;		/* -1 either; 0 no proposal pending; 1 pending */
+	CoAction	on_expiry;		/* what the system presses when it passes */
+	const char *on_expiry_text;
+} CoDeadlineDef;
+
+extern const CoDeadlineDef co_deadline_defs[DL_COUNT];
+extern CoDeadline co_case_deadline(const CaseRow *c);
+extern TimestampTz co_deadline_start(CoDeadline dl, const OrderRow *order,
+									 TimestampTz now);
+extern CoRefusal *co_case_overdue(const CoGuardCtx *ctx, CoAction action);
+extern CoRefusal *co_guard_deadline_passed(const CoGuardCtx *ctx);
 
 /* fetch.c: rows by id, locked or not; a missing one is P0002 */
 extern void co_order_fetch(int64 order_id, const char *button, bool lock,

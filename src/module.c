@@ -2,7 +2,8 @@
  *
  * module.c
  *	  Module start-up: the library's magic block and _PG_init, which
- *	  defines the GUCs (customorder.clock and the acting shop and buyer).
+ *	  defines the GUCs (customorder.clock, the acting shop and buyer, the
+ *	  deadline worker's) and registers the deadline worker when preloaded.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +18,9 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* before co_define_clock_guc() reserves the prefix */
+	co_define_worker_gucs();
 	co_define_actor_gucs();
 	co_define_clock_guc();
+	co_register_worker();
 }

@@ -357,6 +357,11 @@ guard_case_refund(const CoGuardCtx *ctx)
 #define ROW(from, action, to, guard, may_change, stamp, rule) \
 	{OS_##from, ACT_##action, OS_##to, guard, #guard, may_change, OC_##stamp, \
 	 NULL, CLOCK_KEEPS, rule}
+/* T1, T3: ship_by passed on an unshipped order; run_due stamps late_at */
+#define LATE_ROW(state) \
+	{OS_##state, ACT_MARK_LATE, OS_##state, co_guard_deadline_passed, \
+	 "co_guard_deadline_passed", 0, OC_LATE_AT, NULL, CLOCK_STOPS, \
+	 "T1 T3: ship_by passed, not shipped; the system stamps late_at", DL_SHIP_BY}
 
 static const CoTransition order_transitions[] = {
 	ROW(PAID, START, IN_PRODUCTION, guard_start_high, 0, CUSTOM_STARTED_AT,
@@ -383,6 +388,12 @@ static const CoTransition order_transitions[] = {
 		"F2: instant refund, full amount"),
 	ROW(EVIDENCE_REVIEW, REQUEST_REFUND, CANCELLED, guard_instant_refund, B(REFUNDED_AMOUNT) | B(OPEN_AFTERSALE_ID), CLOSED_AT,
 		"F2: instant refund, full amount"),
+	ROW(IN_PRODUCTION, REQUEST_REFUND, CANCELLED, guard_instant_refund, B(REFUNDED_AMOUNT) | B(OPEN_AFTERSALE_ID), CLOSED_AT,
+		"T1 F2: late (ship_by passed, late_at stamped) and the order's late_refund_instant: instant refund, full amount"),
+	LATE_ROW(PAID),
+	LATE_ROW(AWAITING_EVIDENCE),
+	LATE_ROW(EVIDENCE_REVIEW),
+	LATE_ROW(IN_PRODUCTION),
 	ROW(IN_PRODUCTION, AGREE_REFUND, REFUNDED, guard_case_refund, B(REFUNDED_AMOUNT) | B(OPEN_AFTERSALE_ID), CLOSED_AT,
 		"A1.1 F7: all that was paid is refunded through a case"),
 	ROW(SHIPPED, AGREE_REFUND, REFUNDED, guard_case_refund, B(REFUNDED_AMOUNT) | B(OPEN_AFTERSALE_ID), CLOSED_AT,

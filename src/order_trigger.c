@@ -24,13 +24,14 @@ PG_FUNCTION_INFO_V1(co_order_trigger);
 static const OrderCol fixed_cols[] = {
 	OC_ORDER_ID, OC_SHOP_ID, OC_PRODUCT_ID, OC_BUYER_ID, OC_AMOUNT,
 	OC_IS_CUSTOM, OC_PAID_AT, OC_SHIP_BY, OC_CATEGORY_ID, OC_START_LOCK,
-	OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW, OC_PROMISED_SHIP, OC_PAY_NO
+	OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW, OC_PROMISED_SHIP, OC_PAY_NO,
+	OC_LATE_REFUND_INSTANT
 };
 
 /* Columns a transition writes or stamps (CoTransition.may_change, .stamp) */
 static const OrderCol transition_cols[] = {
 	OC_CUSTOM_STARTED_AT, OC_TRACKING_NO, OC_SHIPPED_AT, OC_SIGNED_AT,
-	OC_EVIDENCE_BUNDLE_ID, OC_CLOSED_AT
+	OC_EVIDENCE_BUNDLE_ID, OC_CLOSED_AT, OC_LATE_AT
 };
 
 /* Columns only the case trigger writes, under its permit (F7) */
@@ -137,8 +138,6 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 	check_fixed_columns(&old, &new, co_permit.kind == PERMIT_ORDER_CASE &&
 						co_permit.order_id == ORD_ID(&old));
 	press = co_press_for(&co_order_machine, ORD_ID(&old), ORD_ID(&old));
-	if (press && press->who)
-		co_authorize_order(press->button, press->who, &old);
 
 	for (i = 0; i < lengthof(transition_cols); i++)
 		if (order_changed(&old, &new, transition_cols[i]))
@@ -227,33 +226,38 @@ check_new_order(const OrderRow *new)
  */
 static const OrderCol from_product[] = {
 	OC_SHOP_ID, OC_IS_CUSTOM, OC_PROMISED_SHIP, OC_CATEGORY_ID,
-	OC_START_LOCK, OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW
+	OC_START_LOCK, OC_HIGH_SCORE_THRESHOLD, OC_EVIDENCE_REVIEW,
+	OC_LATE_REFUND_INSTANT		/* 1.1: the last, absent from a 1.0 database */
 };
 
+/* Fills snap[0 .. nsnap-1]: all of from_product, or all but the last (U2) */
 static void
-snapshot_product(const OrderRow *new, Datum *snap, bool *snap_null)
+snapshot_product(const OrderRow *new, int nsnap, Datum *snap, bool *snap_null)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	bool		v11 = nsnap == lengthof(from_product);
 	Oid			argtypes[1] = {INT8OID};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	int			n = lengthof(from_product);
+	int			n = nsnap;
 	int			i;
 
 	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT p.shop_id, p.is_custom, p.promised_ship, p.category_id, "
-					  "c.start_lock, c.high_score_threshold, c.evidence_review, "
-					  "p.price, "
-					  "NOT p.is_custom OR " CO_LABEL_VALID_SQL("FOR SHARE") " "
-					  "FROM customorder.products p "
-					  "JOIN customorder.categories c "
-					  "ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
-					  "WHERE p.product_id OPERATOR(pg_catalog.=) $1 "
-					  "FOR SHARE",
-					  1, argtypes);
-	co_execute(plan, &new->v[OC_PRODUCT_ID], NULL, false, 1);
+	if (plans[v11] == NULL)
+		co_prepare(&plans[v11],
+				   psprintf("SELECT p.shop_id, p.is_custom, p.promised_ship, p.category_id, "
+							"c.start_lock, c.high_score_threshold, c.evidence_review%s, "
+							"p.price, NOT p.is_custom OR %s "
+							"FROM customorder.products p "
+							"JOIN customorder.categories c "
+							"ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
+							"WHERE p.product_id OPERATOR(pg_catalog.=) $1 "
+							"FOR SHARE",
+							v11 ? ", c.late_refund_instant" : "",
+							CO_LABEL_VALID_SQL("FOR SHARE")),
+				   1, argtypes);
+	co_execute(plans[v11], &new->v[OC_PRODUCT_ID], NULL, false, 1);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -303,19 +307,21 @@ order_check_insert(Relation rel, HeapTuple newtuple)
 {
 	static const OrderCol cleared[] = {
 		OC_CUSTOM_STARTED_AT, OC_TRACKING_NO, OC_SHIPPED_AT, OC_SIGNED_AT,
-		OC_EVIDENCE_BUNDLE_ID, OC_OPEN_AFTERSALE_ID, OC_CLOSED_AT
+		OC_EVIDENCE_BUNDLE_ID, OC_OPEN_AFTERSALE_ID, OC_CLOSED_AT, OC_LATE_AT
 	};
 	OrderRow	new;
-	int			cols[OC_COUNT];
-	Datum		values[OC_COUNT];
-	bool		nulls[OC_COUNT];
+	int			cols[OC_COUNT + 2];
+	Datum		values[OC_COUNT + 2];
+	bool		nulls[OC_COUNT + 2];
 	int			n = lengthof(from_product);
 	TimestampTz now = co_now();
 	int			i;
 
 	read_order(rel, newtuple, &new);
 	check_new_order(&new);
-	snapshot_product(&new, values, nulls);
+	if (!co_row_has(&co_orders_table, OC_LATE_REFUND_INSTANT))
+		n--;
+	snapshot_product(&new, n, values, nulls);
 	for (i = 0; i < n; i++)
 		cols[i] = from_product[i];
 
@@ -394,7 +400,7 @@ co_order_press(int64 order_id, CoAction action, const char *button, int who,
 	Oid			argtypes[2] = {INT8OID, InvalidOid};
 	Datum		values[2];
 	char		nulls[2] = {' ', isnull ? 'n' : ' '};
-	CoPress		press = {&co_order_machine, action, button, 0,
+	CoPress		press = {&co_order_machine, action, button, who,
 	order_id, order_id};
 	OrderState	to;
 	bool		rnull;

@@ -107,7 +107,7 @@ co_order_buttons(PG_FUNCTION_ARGS)
 		for (i = 0; i < lengthof(case_button_defs); i++)
 		{
 			const ButtonDef *b = &case_button_defs[i];
-			CoGuardCtx	ctx = {&kase, &kase, &locked, true};
+			CoGuardCtx	ctx = {&kase, &kase, &locked, true, CO_WHO_MERCHANT};
 			CaseRow		proposed;
 			CoRefusal  *refusal;
 
@@ -159,7 +159,10 @@ co_refund_eligibility(PG_FUNCTION_ARGS)
 	else if (co_order_instant_refund_applies(&o))
 	{
 		instant = can_request = true;
-		why = ORD_IS_CUSTOM(&o) ?
+		why = o.state == OS_IN_PRODUCTION ?
+			psprintf("The order missed its ship_by (%s) unshipped: a request is refunded instantly (T1, F2).",
+					 co_timestamptz_str(DatumGetTimestampTz(o.v[OC_SHIP_BY]))) :
+			ORD_IS_CUSTOM(&o) ?
 			pstrdup("Customization is not in effect yet: a request is refunded instantly (F2).") :
 			pstrdup("The order has not shipped: a cancel is refunded instantly (F6).");
 	}

@@ -152,7 +152,7 @@ co_row_modify(const CoTable *table, Relation rel, HeapTuple tuple, int n,
 	int			m = 0;
 	int			i;
 
-	/* a column a 1.0 database lacks is not written */
+	/* a column a 1.0 database lacks (U2) is not written */
 	for (i = 0; i < n; i++)
 		if (table->attnums[cols[i]] != InvalidAttrNumber)
 		{
@@ -162,6 +162,22 @@ co_row_modify(const CoTable *table, Relation rel, HeapTuple tuple, int n,
 		}
 	return heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), m, attnums,
 									 vals, nulls);
+}
+
+/* Does the table have rule column "col"?  (Not in a 1.0 database, U2.) */
+bool
+co_row_has(CoTable *table, int col)
+{
+	if (!OidIsValid(table->relid))
+	{
+		Relation	rel = table_open(get_relname_relid(table->relname,
+													   get_namespace_oid(CO_SCHEMA, false)),
+									 AccessShareLock);
+
+		co_table_map(table, rel);
+		table_close(rel, AccessShareLock);
+	}
+	return table->attnums[col] != InvalidAttrNumber;
 }
 
 /* The kept plan that selects the rule columns by key, FOR UPDATE if "lock" */

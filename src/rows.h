@@ -66,6 +66,7 @@ extern bool co_row_changed(const CoTable *table, int col,
 extern HeapTuple co_row_modify(const CoTable *table, Relation rel,
 							   HeapTuple tuple, int n, const int *cols,
 							   const Datum *values, const bool *isnull);
+extern bool co_row_has(CoTable *table, int col);
 extern bool co_row_fetch(CoTable *table, const Datum *key, bool lock,
 						 Datum *values, bool *isnull);
 

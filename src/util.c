@@ -25,7 +25,7 @@ const char *const co_order_state_names[OS_COUNT] = {
 const char *const co_case_state_names[CS_COUNT + 1] = {
 	"instant_refunded", "requested", "rejecting", "communicating",
 	"negotiating", "awaiting_buyer_evidence", "refunded", "rejected",
-	"closed_by_shipment", "withdrawn", "(none)"
+	"closed_by_shipment", "withdrawn", "lapsed", "(none)"
 };
 
 const char *const co_action_names[ACT_COUNT] = {
@@ -35,7 +35,7 @@ const char *const co_action_names[ACT_COUNT] = {
 	"insist_reject", "communicate", "continue_reject", "insist_ship",
 	"propose_refund_amount", "accept_refund_amount",
 	"decline_refund_amount", "supplement_evidence", "open_bundle",
-	"add_item", "submit_bundle"
+	"add_item", "submit_bundle", "lapse", "make_final", "mark_late"
 };
 
 CoPermit	co_permit = {PERMIT_NONE, 0};
@@ -63,9 +63,13 @@ enum_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
 	case_state_cache.valid = false;
 }
 
+/*
+ * labels[nrequired ..] are new in 1.1: a 1.0 database lacks them (U2) and
+ * their OID stays invalid until the update adds them.
+ */
 static void
 enum_cache_fill(EnumCache *cache, const char *typname,
-				const char *const *labels, int nlabels)
+				const char *const *labels, int nlabels, int nrequired)
 {
 	Oid			nspid;
 	int			i;
@@ -75,6 +79,7 @@ enum_cache_fill(EnumCache *cache, const char *typname,
 	if (!enum_callback_registered)
 	{
 		CacheRegisterSyscacheCallback(TYPEOID, enum_cache_reset, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, enum_cache_reset, (Datum) 0);
 		enum_callback_registered = true;
 	}
 	nspid = get_namespace_oid(CO_SCHEMA, false);
@@ -89,7 +94,7 @@ enum_cache_fill(EnumCache *cache, const char *typname,
 											   Anum_pg_enum_oid,
 											   ObjectIdGetDatum(cache->typid),
 											   CStringGetDatum(labels[i]));
-		if (!OidIsValid(cache->label_oids[i]))
+		if (!OidIsValid(cache->label_oids[i]) && i < nrequired)
 			elog(ERROR, "enum %s.%s has no label \"%s\"",
 				 CO_SCHEMA, typname, labels[i]);
 	}
@@ -101,7 +106,7 @@ Oid
 co_order_state_type(void)
 {
 	enum_cache_fill(&order_state_cache, "order_state",
-					co_order_state_names, OS_COUNT);
+					co_order_state_names, OS_COUNT, OS_COUNT);
 	return order_state_cache.typid;
 }
 
@@ -109,7 +114,7 @@ Oid
 co_case_state_type(void)
 {
 	enum_cache_fill(&case_state_cache, "aftersale_state",
-					co_case_state_names, CS_COUNT);
+					co_case_state_names, CS_COUNT, CS_LAPSED);
 	return case_state_cache.typid;
 }
 
@@ -140,6 +145,12 @@ co_case_state_datum(CaseState state)
 {
 	Assert(state >= 0 && state < CS_COUNT);
 	co_case_state_type();
+	if (!OidIsValid(case_state_cache.label_oids[state]))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("after-sale state %s needs customorder 1.1",
+						co_case_state_names[state]),
+				 errhint("ALTER EXTENSION customorder UPDATE.")));
 	return ObjectIdGetDatum(case_state_cache.label_oids[state]);
 }
 

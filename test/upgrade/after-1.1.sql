@@ -20,6 +20,25 @@ SELECT max(order_id) AS last_1_0_order FROM customorder.orders \gset
 
 SET customorder.clock = '2024-05-10 10:00:00+00';
 
+-- U1, T1: every case waiting on a party has its deadline, from 1.0's stamps
+SELECT expect(count(*)::text, '0', 'due_at filled for every waiting 1.0 case')
+  FROM customorder.aftersales
+ WHERE state IN ('requested', 'rejecting', 'communicating', 'negotiating',
+                 'awaiting_buyer_evidence', 'rejected') AND due_at IS NULL;
+SELECT expect(count(*)::text, '0', 'no due_at on a closed 1.0 case')
+  FROM customorder.aftersales
+ WHERE state NOT IN ('requested', 'rejecting', 'communicating', 'negotiating',
+                     'awaiting_buyer_evidence', 'rejected') AND due_at IS NOT NULL;
+SELECT expect((due_at = requested_at + interval '48 hours')::text, 'true',
+              'a requested case''s merchant_response counts from its request')
+  FROM customorder.aftersales WHERE aftersale_id = open_case(9010);
+SELECT expect(d.deadline || ' ' || d.passed, 'merchant_response true',
+              'deadlines() of a 1.0 case whose merchant never answered')
+  FROM customorder.deadlines(o(9010)) d WHERE d.deadline <> 'ship_by';
+SELECT expect(count(*)::text, '0', 'the new category columns are filled')
+  FROM customorder.categories
+ WHERE merchant_response IS NULL OR escalation_window IS NULL OR NOT late_refund_instant;
+
 -- orders of 1.0 move on
 SELECT expect(customorder.start_customization(o(9001)), 'in_production',
               'Start on an order paid under 1.0');
@@ -80,3 +99,10 @@ SET customorder.clock = '2024-05-10 11:30:00+00';
 SELECT expect(customorder.start_customization(:o9101), 'in_production', 'Start on a new order');
 
 SELECT expect(count(*)::text, '0', 'verify() after the presses') FROM customorder.verify();
+
+-- the deadlines 1.0's cases left behind are applied by the system (T3)
+SET customorder.clock = '2024-06-10 10:00:00+00';
+SELECT expect((customorder.run_due() > 0)::text, 'true', 'run_due applies 1.0''s passed deadlines');
+SELECT expect(count(*)::text, '0', 'no passed deadline is left')
+  FROM customorder.aftersales WHERE due_at <= customorder.now();
+SELECT expect(count(*)::text, '0', 'verify() after run_due') FROM customorder.verify();
