@@ -12,7 +12,8 @@ It creates a fresh database (customorder_fuzz, kept afterwards for
 inspection), seeds categories, shops, approvals, products and orders, then
 SESSIONS worker processes make random calls: every button and query of
 SPEC section 3, raw DML on the extension's tables and clock moves, with
-plausible and hostile arguments.  Every error is classified by SQLSTATE:
+plausible and hostile arguments (see README "Fuzzing" for what it presses and
+checks).  Every error is classified by SQLSTATE:
 
 - the codes of SPEC section 4 are refusals, as designed;
 - 40001, 40P01, 55P03 are transient concurrency errors: counted, not findings;
@@ -25,6 +26,15 @@ plausible and hostile arguments.  Every error is classified by SQLSTATE:
   counted, not findings;
 - anything else, from a button, a query or the rule triggers, is a finding
   (XX000 included), printed with the statement and the message.
+
+Besides, the fuzzer's own oracle (SPEC section 6): an input the rules must
+refuse (an amount above the price, an H8 limit) that succeeds; a bound role
+acting, or seeing rows, outside its ids, refused there with anything but 42501
+(unless a missing id gets the same refusal: the arguments' own shape), or
+naming another shop or buyer; a repeated pay_no not giving its order back, or
+succeeding with other arguments; an accept of an amount another session has
+just re-proposed away; and after the run, each committed pay_no's order and
+each accepted amount against the data (proposed, and what the case refunded).
 
 After the run it lists the violations of customorder.verify(), and looks for
 backend crashes (lost connections, "terminated by signal" / PANIC in the
@@ -85,11 +95,13 @@ MAX_EXAMPLES = 20
 
 class Arg:
     """One argument: its value (None, str, bool) and the SQL type it is cast to.
-    pre: PostgreSQL may fail to convert it; cast it in a separate statement first."""
-    __slots__ = ("v", "t", "pre")
+    pre: PostgreSQL may fail to convert it; cast it in a separate statement first.
+    bad: a value the rules must refuse (H3 amount above the price, H8 limits):
+    a call that succeeds with it is a finding."""
+    __slots__ = ("v", "t", "pre", "bad")
 
-    def __init__(self, v, t, pre=False):
-        self.v, self.t, self.pre = v, t, pre
+    def __init__(self, v, t, pre=False, bad=False):
+        self.v, self.t, self.pre, self.bad = v, t, pre, bad
 
 
 def shorten(s, n=400):
@@ -115,6 +127,9 @@ def new_stats():
         "raw_pg": Counter(), "transient": Counter(), "timeouts": 0,
         "conn_lost": 0, "unexpected": 0, "examples": {}, "tx_multi": 0,
         "tx_rolled_back": 0, "ok": 0,
+        # the fuzzer's own oracle: committed events checked after the run,
+        # findings made during it, and how the must-refuse inputs were refused
+        "events": [], "findings": {}, "bad_codes": Counter(), "checks": Counter(),
     }
 
 
@@ -122,8 +137,14 @@ def merge_stats(a, b):
     for k in ("calls", "timeouts", "conn_lost", "unexpected", "tx_multi",
               "tx_rolled_back", "ok"):
         a[k] += b[k]
-    for k in ("ops", "ok_ops", "codes", "pre", "raw_pg", "transient"):
+    for k in ("ops", "ok_ops", "codes", "pre", "raw_pg", "transient", "bad_codes", "checks"):
         a[k].update(b[k])
+    a["events"].extend(b["events"])
+    for key, f in b["findings"].items():
+        if key in a["findings"]:
+            a["findings"][key]["count"] += f["count"]
+        else:
+            a["findings"][key] = f
     for key, ex in b["examples"].items():
         if key in a["examples"]:
             a["examples"][key]["count"] += ex["count"]
@@ -228,6 +249,10 @@ class Session:
         self.shops, self.cats = [], []
         self.max_order = self.max_case = 1
         self.huge_items = None
+        self.tx_events = []    # events of the open transaction, kept if it commits
+        self.acting = None     # (role, kind, ids, acting id) while pressing as a bound role
+        self.last = None       # (ok, sqlstate, message, detail, hint) of the last call
+        self.pay_seen = {}     # pay_no -> (product, buyer, amount, order_id) of a committed call
         self.reconnect()
 
     # -- connection ---------------------------------------------------------
@@ -247,6 +272,12 @@ class Session:
                 cur = self.conn.cursor()
                 cur.execute("SET statement_timeout = '15s'")
                 cur.execute("SET client_min_messages = error")
+                # aux presses as "another session" on the wall clock while this
+                # one waits in a transaction: bounded, never a hang
+                acur = self.aux.cursor()
+                acur.execute("SET statement_timeout = '5s'")
+                acur.execute("SET lock_timeout = '2s'")
+                acur.execute("SET client_min_messages = error")
                 self.in_tx = False
                 self.clock_version = -1
                 return
@@ -288,11 +319,11 @@ class Session:
 
     def refresh(self):
         cur = self.conn.cursor()
-        cur.execute("""SELECT order_id, state::text, is_custom, amount, refunded_amount
+        cur.execute("""SELECT order_id, state::text, is_custom, amount, refunded_amount, shop_id, buyer_id
                        FROM customorder.orders ORDER BY order_id DESC LIMIT 1500""")
         self.orders, self.by_state = {}, {}
-        for oid, st, cu, amt, ref in cur.fetchall():
-            self.orders[oid] = [st, cu, amt, ref]
+        for oid, st, cu, amt, ref, shop, buyer in cur.fetchall():
+            self.orders[oid] = [st, cu, amt, ref, shop, buyer]
             self.by_state.setdefault(st, []).append(oid)
             self.max_order = max(self.max_order, oid)
         cur.execute("""SELECT aftersale_id, order_id, state::text FROM customorder.aftersales
@@ -305,7 +336,7 @@ class Session:
         cur.execute("""SELECT order_id, bundle_id, submitted_at IS NOT NULL
                        FROM customorder.evidence_bundles ORDER BY bundle_id DESC LIMIT 500""")
         self.bundles = cur.fetchall()
-        cur.execute("SELECT product_id, price, is_custom FROM customorder.products")
+        cur.execute("SELECT product_id, price, is_custom, shop_id FROM customorder.products")
         self.products = cur.fetchall()
         cur.execute("SELECT shop_id FROM customorder.shops")
         self.shops = [r[0] for r in cur.fetchall()]
@@ -367,9 +398,23 @@ class Session:
             return Arg(str(r.choice(pool)), "bigint")
         return Arg(str(r.randrange(1, 100)), "bigint")
 
+    def owned(self, i, rows):
+        """Is id i (an order, or a case when rows is self.cases) the acting
+        shop's or buyer's?"""
+        kind, who = self.acting[1], self.acting[3]
+        oid = i if rows is self.orders else (self.cases.get(i) or [None])[0]
+        o = self.orders.get(oid)
+        return bool(o) and len(o) > 5 and o[4 if kind == "merchant" else 5] == who
+
     def pick_id(self, rows, index, other, states):
-        """Mostly an id in one of states, else any known id, else a hostile one."""
+        """Mostly an id in one of states, else any known id, else a hostile one.
+        Pressing as a bound role: mostly one of the acting shop's or buyer's."""
         r = self.rng.random()
+        if self.acting and self.rng.random() < 0.75:
+            pool = [i for st in (states or ()) for i in index.get(st, ()) if self.owned(i, rows)] or \
+                [i for i in rows if self.owned(i, rows)]
+            if pool:
+                return Arg(str(self.rng.choice(pool)), "bigint")
         if r < 0.8 and states:
             pool = [i for st in states for i in index.get(st, ())]
             if pool:
@@ -443,7 +488,7 @@ class Session:
             # one item broken in one way, or the limits exactly at and over the edge
             items = [self.item(i, tag) for i in range(r.randrange(1, 4))]
             it = r.choice(items)
-            m = r.randrange(30)
+            m = r.randrange(40)
             if m == 0:
                 items = [self.item(i, tag, "image") for i in range(10)]
             elif m == 1:
@@ -510,8 +555,22 @@ class Session:
                 items.append(dict(self.item(7, tag), bytes=2 ** 63 - 1))
             elif m == 28:
                 it["mime"] = "image/jpeg\u0301"
-            else:
+            elif m == 29:
                 it["sha256"] = ("%064x" % r.getrandbits(256)).upper()
+            elif m < 36:
+                # H8: a control or bidirectional-override character in the uri
+                c = r.choice(["\n", "\r", "\t", "\x01", "\x1b", "\x7f", "\u0085", "\u009f",
+                              "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+                              "\u2067", "\u2068", "\u2069"])
+                at = r.randrange(len(it["uri"]) + 1)
+                it["uri"] = it["uri"][:at] + c + it["uri"][at:]
+                return json.dumps(items), "bad"
+            else:
+                # H8: mime is ^(image|video)/[a-z0-9][a-z0-9.+-]*$
+                it["mime"] = r.choice(["image/JPEG", "image/jpeg; q=1", "image/../etc", "text/plain",
+                                       "image/jpe g", "image/-x", "image/.x", "image/jpeg\n",
+                                       "video/mp4\u202e", " image/png", "Image/png", "image/_x", "image/"])
+                return json.dumps(items), "bad"
             return json.dumps(items), False
         # text PostgreSQL may refuse (the cast is tried first, separately)
         m = r.randrange(12)
@@ -547,11 +606,18 @@ class Session:
 
     def items_arg(self):
         j, hostile = self.items()
-        return Arg(j, "jsonb", pre=hostile)
+        return Arg(j, "jsonb", pre=hostile is True, bad=hostile == "bad")
 
     def tracking(self):
-        return self.text(["SF%010d" % self.rng.randrange(10 ** 10),
-                          "YT%d" % self.rng.randrange(10 ** 12)])
+        r = self.rng
+        x = r.random()
+        if x < 0.9:
+            return self.text(["SF%010d" % r.randrange(10 ** 10), "YT%d" % r.randrange(10 ** 12),
+                              "A" * 64, "x-1", "-"])
+        # H8: 1-64 characters of [A-Za-z0-9-]; anything else must be refused
+        return Arg(r.choice(["A" * 65, "9" * (1 << 16), "SF 12", "SF_12", "SF\n12", "SF12\t", " SF12",
+                             "\uff33\uff26\uff11\uff12", "SF12\u202e", "SF\u00e912", "SF12\u200b",
+                             "SF12;", "SF/12", "SF.12", "\U0001F4E6", "\x7f"]), "text", bad=True)
 
     def timestamp(self):
         base = self.shared["clock"].time()
@@ -586,38 +652,129 @@ class Session:
                 return e.pgcode or "client"
         return None
 
-    def run(self, op, sql, args, kind="button", fetch=True):
-        """Execute one statement; returns (ok, rows).  Records errors."""
+    def run(self, op, sql, args, kind="button", fetch=True, conn=None):
+        """Execute one statement (on conn: the aux connection, as another
+        session on the wall clock); returns (ok, rows).  Records errors."""
         self.stats["calls"] += 1
         self.stats["ops"][op] += 1
+        self.last = None
         code = self.precheck(args)
         if code is not None:
             if code != "conn":
                 self.stats["pre"][code] += 1
             return False, None
-        cur = self.conn.cursor()
+        conn = conn or self.conn
+        cur = conn.cursor()
+        bad = any(a.bad for a in args)
         try:
-            self.enter()
+            if conn is self.conn:
+                self.enter()
             cur.execute(sql, [a.v for a in args])
             rows = cur.fetchall() if fetch and cur.description else None
             self.stats["ok"] += 1
             self.stats["ok_ops"][op] += 1
+            self.last = (True, None, None, None, None)
+            if bad:
+                self.finding("H3/H8: an input the rules refuse was accepted", op, cur, sql, args, "")
+            if kind != "query":     # a query outside the ids succeeds, showing nothing (op_rls checks)
+                self.check_acting(op, cur, sql, args)
             return True, rows
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
-            if getattr(e, "pgcode", None) is None or self.conn.closed:
-                self.lost(e)
+            if getattr(e, "pgcode", None) is None or conn.closed:
+                if conn is self.aux:
+                    self.reconnect()
+                else:
+                    self.lost(e)
                 return False, None
-            self.error(op, kind, cur, sql, args, e)
+            self.error(op, kind, cur, sql, args, e, bad)
             return False, None
         except psycopg2.Error as e:
-            self.error(op, kind, cur, sql, args, e)
+            self.error(op, kind, cur, sql, args, e, bad)
             return False, None
         finally:
-            self.leave()
+            if conn is self.conn:
+                self.leave()
 
-    def error(self, op, kind, cur, sql, args, e):
+    def finding(self, what, op, cur, sql, args, note):
+        """A violation of a rule the fuzzer itself checks (H3-H8)."""
+        key = (what, op)
+        f = self.stats["findings"].get(key)
+        if f is None:
+            try:
+                stmt = cur.mogrify(sql, [a.v for a in args]).decode("utf-8", "replace") if cur else sql
+            except Exception:
+                stmt = sql
+            self.stats["findings"][key] = {"count": 1, "what": what, "op": op, "stmt": shorten(stmt, 400),
+                                           "note": shorten(note, 400), "session": self.name,
+                                           "acting": repr(self.acting[:2] + self.acting[3:]) if self.acting else ""}
+        else:
+            f["count"] += 1
+
+    def check_acting(self, op, cur, sql, args, err=None):
+        """H5/H6 while pressing as a bound role: outside its ids nothing
+        succeeds and everything is 42501; no refusal names another shop or buyer."""
+        if not self.acting:
+            return
+        role, kind, ids, who = self.acting
+        self.stats["checks"]["bound_presses"] += 1
+        inside = who in ids
+        if err is None:
+            if not inside:
+                self.finding("H5: a bound role acted outside its ids", op, cur, sql, args, "")
+            return
+        code = err.pgcode
+        if not inside and code not in TRANSIENT_CODES | TIMEOUT_CODES and code != "42501":
+            if self.argument_refusal(sql, args, err):
+                # the arguments' own shape (NULL, NaN, three decimals), refused
+                # the same for a missing id: nothing about the row is told
+                self.stats["checks"]["argument_refusals_outside_ids"] += 1
+            else:
+                self.finding("H5: outside its ids, a refusal other than 42501", op, cur, sql, args,
+                             "%s %s" % (code, err.diag.message_primary))
+        text = " ".join(x or "" for x in (err.diag.message_primary, err.diag.message_detail,
+                                           err.diag.message_hint))
+        for noun, num in re.findall(r"(?i)\b(shop|buyer)s?\s+(?:id\s+)?(-?\d+)", text):
+            self.stats["checks"]["ids_named"] += 1
+            if int(num) != who:
+                self.finding("H6: a refusal names another %s" % noun.lower(), op, cur, sql, args, text)
+
+    def argument_refusal(self, sql, args, err):
+        """Is err the same (SQLSTATE and message) when the call names an id
+        that does not exist?  Then it judged the arguments only.  Tried as
+        the same role and identity on the aux connection, rolled back."""
+        if not args or args[0].t != "bigint" or not self.acting:
+            return False
+        role, kind, ids, who = self.acting
+        a2 = [Arg(str(BIG - 7), "bigint")] + list(args[1:])
+        cur = self.aux.cursor()
+        try:
+            cur.execute("BEGIN")
+            cur.execute("SET LOCAL ROLE %s" % role)
+            cur.execute("SET LOCAL customorder.%s = %%s" % ("shop_id" if kind == "merchant" else "buyer_id"),
+                        [str(who)])
+            cur.execute(sql, [a.v for a in a2])
+            same = False
+        except psycopg2.Error as e:
+            same = e.pgcode == err.pgcode and \
+                re.sub(r"\d+", "N", e.diag.message_primary or "") == re.sub(r"\d+", "N", err.diag.message_primary or "")
+        finally:
+            try:
+                self.aux.cursor().execute("ROLLBACK")
+            except psycopg2.Error:
+                pass
+        return same
+
+    def log(self, *event):
+        """An event for the oracle after the run; in a transaction, kept only if it commits."""
+        (self.tx_events if self.in_tx else self.stats["events"]).append(event)
+
+    def error(self, op, kind, cur, sql, args, e, bad=False):
         code = e.pgcode or "client"
         self.stats["codes"][code] += 1
+        self.last = (False, code, e.diag.message_primary, e.diag.message_detail, e.diag.message_hint)
+        if bad:
+            self.stats["bad_codes"][code] += 1
+        self.check_acting(op, cur, sql, args, e)
         if code in SPEC_CODES:
             return
         if code in TRANSIENT_CODES:
@@ -654,14 +811,20 @@ class Session:
                                               cast_result)
         return self.run(op, sql, args)
 
-    def begin(self):
+    def begin(self, iso=None):
         self.enter()
-        self.conn.cursor().execute("BEGIN")
+        self.conn.cursor().execute("BEGIN" + (" ISOLATION LEVEL " + iso if iso else ""))
         self.in_tx = True
+        self.tx_events = []
 
     def end(self, commit):
+        events, self.tx_events, self.acting = self.tx_events, [], None
         try:
+            keep = commit and self.conn.get_transaction_status() == \
+                psycopg2.extensions.TRANSACTION_STATUS_INTRANS
             self.conn.cursor().execute("COMMIT" if commit else "ROLLBACK")
+            if keep:
+                self.stats["events"].extend(events)
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
             if getattr(e, "pgcode", None) is None:
                 self.lost(e)
@@ -681,14 +844,85 @@ class Session:
 # The operations
 # ---------------------------------------------------------------------------
 
+CENT = decimal.Decimal("0.01")
+
+
+def order_amount(s, p):
+    """H3: mostly the price, else a coupon's lower amount, else above the
+    price (must be refused), else a hostile number."""
+    if p is None:
+        return s.amount("10.00")
+    x = s.rng.random()
+    if x < 0.6:
+        return Arg(str(p[1]), "numeric")
+    if x < 0.75:
+        return Arg(str(max(CENT, p[1] - CENT * s.rng.randrange(1, 5000))), "numeric")
+    if x < 0.85:
+        return Arg(str(p[1] + s.rng.choice([CENT, 1, 10 ** 6])), "numeric", bad=True)
+    return s.amount(p[1])
+
+
 def op_place_order(s):
-    p = s.rng.choice(s.products) if s.products and s.rng.random() < 0.9 else None
+    """place_order, the platform's (H3); half the calls with a pay_no (shared
+    by the sessions: they collide), repeated with the same arguments (the same
+    order back) or with others (22023)."""
+    r = s.rng
+    p = r.choice(s.products) if s.products and r.random() < 0.9 else None
     pid = Arg(str(p[0]), "bigint") if p else s.product_id()
-    buyer = Arg(str(s.rng.randrange(1, 60)), "bigint") if s.rng.random() < 0.9 else s.hostile_id()
-    ok, rows = s.call("place_order", "place_order", [pid, buyer, s.amount(p[1] if p else "10.00")])
-    if ok and rows and rows[0][0] is not None:
-        oid = rows[0][0]
-        s.orders[oid] = ["paid", p[2] if p else None, p[1] if p else None, 0]
+    buyer = Arg(str(r.randrange(1, 60)), "bigint") if r.random() < 0.9 else s.hostile_id()
+    amount = order_amount(s, p)
+    args, pay_no, repeat, differ = [pid, buyer, amount], None, None, False
+    if r.random() < 0.5:
+        if s.pay_seen and r.random() < 0.4:
+            pay_no = r.choice(sorted(s.pay_seen))
+            repeat = s.pay_seen[pay_no]
+            rp, rb, ra, _ = repeat
+            args = [Arg(rp, "bigint"), Arg(rb, "bigint"), Arg(ra, "numeric")]
+            if r.random() < 0.4:            # differing arguments: 22023
+                i, differ = r.randrange(3), True
+                args[i] = Arg(str(int(rb) + (1 if int(rb) < BIG else -1)) if i == 1 else str(decimal.Decimal(ra) - CENT) if i == 2
+                              else str(r.choice([x[0] for x in s.products if str(x[0]) != rp] or [0])),
+                              args[i].t)
+        elif r.random() < 0.1:
+            pay_no = r.choice(["", " ", "x" * 300, "\u202e", None])
+        else:
+            pay_no = "pay-%d-%d" % (s.shared["seed"], r.randrange(600))
+        args.append(Arg(pay_no, "text"))
+    ok, rows = s.call("place_order", "place_order", args)
+    oid = rows[0][0] if ok and rows else None
+    if repeat and not differ and not ok and s.last and s.last[1] == "22023":
+        # the same payment again: the order must come back, unless it is gone (raw DELETE)
+        cur = s.aux.cursor()
+        cur.execute("SELECT product_id, buyer_id, amount FROM customorder.orders WHERE pay_no = %s",
+                    [pay_no])
+        row = cur.fetchone()
+        if row and (str(row[0]), str(row[1]), decimal.Decimal(row[2])) == \
+                (repeat[0], repeat[1], decimal.Decimal(repeat[2])):
+            s.finding("H3: a repeated pay_no with the same arguments was refused", "place_order",
+                      None, "place_order(%s, %s, %s, %r)" % (repeat[:3] + (pay_no,)), [], str(s.last))
+    if oid is None:
+        return
+    if pay_no is not None:
+        s.stats["checks"]["pay_no_repeats" if repeat else "pay_no_orders"] += 1
+        if differ:
+            cur = s.aux.cursor()
+            cur.execute("SELECT 1 FROM customorder.orders WHERE order_id = %s", [repeat[3]])
+            if cur.fetchone():
+                s.finding("H3: a repeated pay_no with other arguments succeeded", "place_order", None,
+                          "place_order(%s, %s, %s, %r)" % tuple([a.v for a in args]), [],
+                          "order %s, first %s" % (oid, repeat))
+        elif repeat and oid != repeat[3]:
+            cur = s.aux.cursor()
+            cur.execute("SELECT 1 FROM customorder.orders WHERE order_id = %s", [repeat[3]])
+            if cur.fetchone():
+                s.finding("H3: a repeated pay_no gave another order", "place_order", None,
+                          "place_order(..., %r)" % pay_no, [], "order %s, before %s" % (oid, repeat[3]))
+        s.log("pay", pay_no, args[0].v, args[1].v, str(args[2].v), oid)
+        if not s.in_tx and pay_no:
+            s.pay_seen[pay_no] = (args[0].v, args[1].v, str(args[2].v), oid)
+    if oid not in s.orders:
+        s.orders[oid] = ["paid", p[2] if p else None, p[1] if p else None, 0,
+                         p[3] if p else None, int(args[1].v) if args[1].v else None]
         s.by_state.setdefault("paid", []).append(oid)
         s.max_order = max(s.max_order, oid)
 
@@ -706,11 +940,53 @@ def order_button(fn, states, extra=()):
 def case_button(fn, states, extra=()):
     def op(s):
         cid = s.case_id(states)
-        ok, rows = s.call(fn, fn, [cid] + [g(s, cid) for g in extra])
+        args = [cid] + [g(s, cid) for g in extra]
+        ok, rows = s.call(fn, fn, args)
         if ok and rows and cid.v is not None:
             s.note_case(int(cid.v), rows[0][0])
+            if fn in ("propose_refund_amount", "accept_refund_amount"):
+                s.log(fn, int(cid.v), str(args[1].v))
     op.wants = ("case", states)
     return op
+
+
+def op_accept_race(s):
+    """H4: the buyer reads the proposal and accepts it while the merchant
+    (another session) may re-propose in between: an accept of a stale amount
+    must be refused (55000), and what is refunded is the amount named."""
+    pool = s.case_by_state.get("negotiating") or []
+    if not pool or s.in_tx:
+        return
+    cid = s.rng.choice(pool)
+    cur = s.conn.cursor()
+    cur.execute("SELECT a.proposed_amount, o.amount - o.refunded_amount FROM customorder.aftersales a "
+                "JOIN customorder.orders o USING (order_id) WHERE a.aftersale_id = %s", [cid])
+    row = cur.fetchone()
+    if not row or row[0] is None:
+        return
+    seen, left = row
+    reproposed = None
+    if s.rng.random() < 0.6:
+        other = s.rng.choice([CENT, (left / 3).quantize(CENT), left, seen + CENT, seen - CENT])
+        ok, _ = s.run("propose_refund_amount(race)",
+                      "SELECT customorder.propose_refund_amount(%s::bigint, %s::numeric)",
+                      [Arg(str(cid), "bigint"), Arg(str(other), "numeric")], conn=s.aux)
+        if ok:
+            s.log("propose_refund_amount", cid, str(other))
+            reproposed = other
+    s.stats["checks"]["accept_races" if reproposed is not None else "accepts_read"] += 1
+    args = [Arg(str(cid), "bigint"), Arg(str(seen), "numeric")]
+    ok, rows = s.call("accept_refund_amount(race)", "accept_refund_amount", args)
+    if ok:
+        s.log("accept_refund_amount", cid, str(seen))
+        if rows:
+            s.note_case(cid, rows[0][0])
+        if reproposed is not None and reproposed != seen:
+            s.finding("H4: an accept of a stale amount succeeded", "accept_refund_amount", None,
+                      "accept_refund_amount(%s, %s)" % (cid, seen), [], "re-proposed %s before" % reproposed)
+
+
+op_accept_race.wants = ("case", ["negotiating"])
 
 
 def pick_op(s, fns, weights):
@@ -735,6 +1011,10 @@ def op_view_custom_evidence(s):
 def op_review_evidence(s):
     approve = Arg(s.rng.choice([True, True, False, None]), "boolean")
     note = s.text(["ok", "blurry photos", "\u4e0d\u6e05\u6670"])
+    if s.rng.random() < 0.1:
+        # H8: a note is at most 500 characters (characters, not bytes)
+        n = s.rng.choice([500, 501, 5000])
+        note = Arg(s.rng.choice(["n", "\u00e9", "\u4e0d"]) * n, "text", bad=n > 500)
     oid = s.order_id(["evidence_review"])
     ok, rows = s.call("review_evidence", "review_evidence", [oid, approve, note])
     if ok and rows and oid.v is not None:
@@ -821,6 +1101,115 @@ def op_approve(s):
     shop = Arg(str(s.rng.choice(s.shops)), "bigint") if s.shops and s.rng.random() < 0.8 else s.hostile_id()
     cat = Arg(str(s.rng.choice(s.cats)), "bigint") if s.cats and s.rng.random() < 0.8 else s.hostile_id()
     s.call("approve_custom_category", "approve_custom_category", [shop, cat], "::text")
+
+
+# -- bound roles (H5, H6) ---------------------------------------------------
+
+def op_rls(s):
+    """Row security under the acting identity: only its own orders and cases."""
+    role, kind, ids, who = s.acting
+    col = "shop_id" if kind == "merchant" else "buyer_id"
+    ok, rows = s.run("rls_read", "SELECT (SELECT count(*) FROM customorder.orders), "
+                     "(SELECT count(*) FROM customorder.orders WHERE %s IS DISTINCT FROM %%s::bigint), "
+                     "(SELECT count(*) FROM customorder.aftersales)" % col,
+                     [Arg(str(who), "bigint")], kind="query")
+    if ok and rows:
+        n, foreign, cases = rows[0]
+        s.stats["checks"]["rls_reads"] += 1
+        if foreign or (who not in ids and (n or cases)):
+            s.finding("H5: row security shows another's rows", "rls_read", None, "SELECT ... orders", [],
+                      "acting %s %s (ids %s): %d orders, %d another's, %d cases" % (kind, who, ids, n,
+                                                                                      foreign, cases))
+
+
+def op_bound(s):
+    """Press as a bound merchant or buyer role (SET ROLE, SET LOCAL
+    customorder.shop_id / buyer_id), mostly for one of its ids, else for
+    another shop or buyer or a missing one: outside its ids every press is
+    42501 and row security shows nothing; no refusal names another id."""
+    if s.in_tx or not s.shared["roles"]:
+        return
+    r = s.rng
+    role, kind, ids = r.choice(s.shared["roles"])
+    if r.random() < 0.7:
+        who = r.choice(ids)
+    elif kind == "merchant":
+        who = r.choice([x for x in s.shops if x not in ids] + [10 ** 6])
+    else:
+        who = r.choice([x for x in range(1, 60) if x not in ids] + [10 ** 6])
+    s.begin()
+    s.acting = (role, kind, ids, who)
+    cur = s.conn.cursor()
+    cur.execute("SET LOCAL ROLE %s" % role)
+    cur.execute("SET LOCAL customorder.%s = %%s" % ("shop_id" if kind == "merchant" else "buyer_id"),
+                [str(who)])
+    table = BOUND_OPS[kind] if r.random() < 0.9 else FOREIGN_OPS[kind]
+    for _ in range(r.randrange(1, 4)):
+        if s.conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_INTRANS:
+            break
+        fn = r.choice(table)
+        if table is not BOUND_OPS[kind]:
+            # the other kind's or the platform's button: refused (42501) whoever it is for
+            fn(s)
+            if s.last and s.last[0]:
+                s.finding("H5: a %s role pressed another kind's button" % kind, fn.name, None, "", [], "")
+            continue
+        fn(s)
+    s.end(r.random() < 0.5)
+
+
+def op_long_tx(s):
+    """H1/H2: a transaction opened, a read, a wait while another session (on
+    the wall clock) presses on the same order, then a press: its stamps are
+    the moment of the change and never before the order's latest (verify()
+    checks the chain).  Sometimes REPEATABLE READ (40001 is transient)."""
+    if s.in_tx:
+        return
+    r = s.rng
+    pool = [o for st in ("paid", "awaiting_evidence", "in_production", "shipped", "signed")
+            for o in s.by_state.get(st, ())]
+    if not pool:
+        return
+    oid = r.choice(pool)
+    s.begin("REPEATABLE READ" if r.random() < 0.3 else None)
+    cur = s.conn.cursor()
+    if r.random() < 0.7:
+        cur.execute("SET LOCAL customorder.clock TO DEFAULT")     # the wall clock
+    s.run("long_tx_read", "SELECT customorder.now(), (SELECT count(*) FROM customorder.refund_eligibility(%s))",
+          [Arg(str(oid), "bigint")], kind="query")
+    time.sleep(r.choice([0.01, 0.05, 0.2, 0.5]))
+    s.stats["checks"]["long_transactions"] += 1
+    if r.random() < 0.8:
+        press_on(s, oid, s.aux, "(other session)")
+    if s.conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INTRANS:
+        press_on(s, oid, None, "(long tx)")
+    s.end(r.random() < 0.8)
+
+
+def press_on(s, oid, conn, tag):
+    """One order button (or its open case's) on order oid."""
+    r = s.rng
+    o = Arg(str(oid), "bigint")
+    x = r.randrange(7)
+    if x == 0:
+        sql, args, name = "SELECT customorder.start_customization(%s::bigint)", [o], "start_customization"
+    elif x == 1:
+        sql, args, name = "SELECT customorder.ship(%s::bigint, %s::text)", [o, Arg("SF%d" % oid, "text")], "ship"
+    elif x == 2:
+        sql, args, name = "SELECT customorder.mark_signed(%s::bigint)", [o], "mark_signed"
+    elif x == 3:
+        st = s.orders.get(oid, [None])[0]
+        sql, args, name = "SELECT customorder.request_refund(%s::bigint, %s::text, %s::text)", \
+            [o, Arg("refund_only" if st not in ("shipped", "signed") else r.choice(KINDS), "text"),
+             Arg(r.choice(REASONS), "text")], "request_refund"
+    else:
+        fn, extra = r.choice([("agree_refund", []), ("insist_reject", []), ("withdraw_refund", []),
+                              ("communicate", [Arg(r.choice(COMM_REASONS), "text")]),
+                              ("insist_ship", [Arg("YT%d" % oid, "text")])])
+        sql = "SELECT customorder.%s((SELECT open_aftersale_id FROM customorder.orders WHERE order_id = %%s::bigint)%s)" \
+            % (fn, "".join(", %%s::%s" % a.t for a in extra))
+        args, name = [o] + extra, fn
+    s.run(name + tag, sql, args, conn=conn)
 
 
 # -- raw DML ----------------------------------------------------------------
@@ -947,6 +1336,12 @@ def op_raw_item_insert(s):
         # a plausible item
         args = [o, b, Arg("image", "text"), Arg("image/png", "text"), Arg(str(r.randrange(1, 10485761)), "bigint"),
                 Arg("https://raw.example/ok/%s/%d" % (s.name, r.randrange(1 << 40)), "text")]
+        if r.random() < 0.15:
+            # H8 on raw DML too (the item trigger): a bad mime or a control in the uri
+            if r.random() < 0.5:
+                args[3] = Arg(r.choice(["image/PNG", "image/png\n", "text/plain", "image/"]), "text", bad=True)
+            else:
+                args[5] = Arg(args[5].v + r.choice(["\u202e", "\x01", "\u2066", "\u0085"]), "text", bad=True)
         raw(s, "raw_item_insert_ok", "INSERT INTO customorder.evidence_items (order_id, bundle_id, type, mime, "
             "bytes, uri) VALUES (%s::bigint, %s::bigint, %s::text, %s::text, %s::bigint, %s::text)", args)
         return
@@ -1107,6 +1502,7 @@ def OPS():
         (3, case_button("insist_ship", ["communicating", "rejecting"], [lambda s, c: s.tracking()])),
         (4, case_button("propose_refund_amount", ["negotiating"], [refund_amount])),
         (3, case_button("accept_refund_amount", ["negotiating"], [accepted_amount])),
+        (3, op_accept_race),
         (2, case_button("decline_refund_amount", ["negotiating"])),
         (4, case_button("supplement_evidence", ["awaiting_buyer_evidence"], [lambda s, c: s.items_arg()])),
         (3, op_query("refund_eligibility", any_order)),
@@ -1128,7 +1524,56 @@ def OPS():
         (0.5, op_raw_config),
         (0.05, op_raw_truncate),
         (4, op_clock),
+        (4, op_bound),
+        (1.5, op_long_tx),
     ]
+
+
+def named(name, fn):
+    fn.name = name
+    return fn
+
+
+_any_order = lambda s: s.order_id(ORDER_STATES)
+# what a bound role presses: its own kind's buttons and the common queries ...
+BOUND_OPS = {
+    "merchant": [
+        named("start_customization", order_button("start_customization", ["paid"])),
+        named("submit_custom_evidence", order_button("submit_custom_evidence", ["awaiting_evidence"],
+                                                     [lambda s: s.items_arg()])),
+        named("ship", order_button("ship", ["in_production", "paid"], [lambda s: s.tracking()])),
+        named("agree_refund", case_button("agree_refund", OPEN_CASE)),
+        named("insist_reject", case_button("insist_reject", ["requested"])),
+        named("communicate", case_button("communicate", ["rejecting", "communicating"], [comm_reason])),
+        named("continue_reject", case_button("continue_reject", ["communicating"],
+                                             [reject_reason, lambda s, c: s.items_arg()])),
+        named("insist_ship", case_button("insist_ship", ["communicating", "rejecting"],
+                                         [lambda s, c: s.tracking()])),
+        named("propose_refund_amount", case_button("propose_refund_amount", ["negotiating"], [refund_amount])),
+        named("order_buttons", op_query("order_buttons", _any_order)),
+        named("refund_eligibility", op_query("refund_eligibility", _any_order)),
+        named("view_custom_evidence", op_view_custom_evidence),
+        named("rls_read", op_rls), named("rls_read", op_rls),
+    ],
+    "buyer": [
+        named("request_refund", op_request_refund),
+        named("withdraw_refund", case_button("withdraw_refund", OPEN_CASE)),
+        named("accept_refund_amount", case_button("accept_refund_amount", ["negotiating"], [accepted_amount])),
+        named("decline_refund_amount", case_button("decline_refund_amount", ["negotiating"])),
+        named("supplement_evidence", case_button("supplement_evidence", ["awaiting_buyer_evidence"],
+                                                 [lambda s, c: s.items_arg()])),
+        named("refund_eligibility", op_query("refund_eligibility", _any_order)),
+        named("view_custom_evidence", op_view_custom_evidence),
+        named("rls_read", op_rls), named("rls_read", op_rls),
+    ],
+}
+# ... and, now and then, the other kind's or the platform's buttons: refused
+_platform = [named("place_order", op_place_order), named("review_evidence", op_review_evidence),
+             named("mark_signed", order_button("mark_signed", ["shipped"]))]
+FOREIGN_OPS = {
+    "merchant": [f for f in BOUND_OPS["buyer"][:5]] + _platform,
+    "buyer": [f for f in BOUND_OPS["merchant"][:9]] + _platform,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -1203,12 +1648,13 @@ def setup(args):
     cur = admin.cursor()
     cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % args.db)
     cur.execute("CREATE DATABASE %s" % args.db)
-    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = 'customorder_fuzz_nopriv'")
-    if not cur.fetchall():
-        try:
-            cur.execute("CREATE ROLE customorder_fuzz_nopriv NOLOGIN")
-        except psycopg2.errors.DuplicateObject:
-            pass
+    for role in ["customorder_fuzz_nopriv"] + [r for r, _, _ in BOUND_ROLES]:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if not cur.fetchall():
+            try:
+                cur.execute("CREATE ROLE %s NOLOGIN" % role)
+            except psycopg2.errors.DuplicateObject:
+                pass
     admin.close()
 
     conn = connect(args.db)
@@ -1251,8 +1697,23 @@ def setup(args):
             cur.execute("INSERT INTO customorder.products (shop_id, category_id, title, price) "
                         "VALUES (%s, %s, %s, 59.90) RETURNING product_id", (sid, cid, "plain %s %s" % (sn, cn)))
             products.append(cur.fetchone()[0])
+    # H5: merchant and buyer roles bound to some shops and buyers
+    roles = []
+    for role, kind, pick in BOUND_ROLES:
+        ids = pick(shops)
+        cur.execute("SELECT customorder.grant_%s(%%s::regrole, %%s::bigint[])" % kind, [role, ids])
+        roles.append((role, kind, ids))
     conn.close()
-    return base
+    return base, roles
+
+
+# (role, kind, its ids from the shops' ids by name); buyers are 1-59
+BOUND_ROLES = [
+    ("customorder_fuzz_m1", "merchant", lambda shops: [shops["high"], shops["low"]]),
+    ("customorder_fuzz_m2", "merchant", lambda shops: [shops["edge"]]),
+    ("customorder_fuzz_b1", "buyer", lambda shops: list(range(1, 11))),
+    ("customorder_fuzz_b2", "buyer", lambda shops: [17, 25, 33]),
+]
 
 
 def seed_orders(args, shared, stats):
@@ -1380,6 +1841,47 @@ def run_verify(args):
         conn.close()
 
 
+def check_events(args, events):
+    """The fuzzer's own oracle on the committed events, against the final
+    data: H3 one order per pay_no, with the arguments of every call that got
+    it; H4 every accepted amount was proposed, and is what the case refunded."""
+    out = []
+    conn = connect(args.db)
+    cur = conn.cursor()
+    pays = [e for e in events if e[0] == "pay"]
+    cur.execute("SELECT pay_no, order_id, product_id, buyer_id, amount FROM customorder.orders "
+                "WHERE pay_no = ANY(%s)", [sorted({e[1] for e in pays if e[1] is not None})])
+    rows = {r[0]: r[1:] for r in cur.fetchall()}
+    cur.execute("SELECT order_id FROM customorder.orders WHERE order_id = ANY(%s)", [sorted({e[5] for e in pays})])
+    alive = {r[0] for r in cur.fetchall()}
+    for _, pay_no, pid, buyer, amount, oid in pays:
+        if oid not in alive:
+            continue            # deleted by raw DML
+        row = rows.get(pay_no)
+        if row is None or row[0] != oid:
+            out.append("H3: pay_no %r gave order %s, the order now holding it: %s" % (pay_no, oid, row))
+        elif (str(row[1]), str(row[2]), decimal.Decimal(row[3])) != (pid, buyer, decimal.Decimal(amount)):
+            out.append("H3: pay_no %r, order %s (%s, %s, %s) returned for the call (%s, %s, %s)"
+                       % ((pay_no, oid) + tuple(row[1:]) + (pid, buyer, amount)))
+    proposed = {}
+    for e in events:
+        if e[0] == "propose_refund_amount":
+            proposed.setdefault(e[1], set()).add(decimal.Decimal(e[2]))
+    accepts = [(e[1], decimal.Decimal(e[2])) for e in events if e[0] == "accept_refund_amount"]
+    cur.execute("SELECT aftersale_id, state::text, refund_amount FROM customorder.aftersales "
+                "WHERE aftersale_id = ANY(%s)", [sorted({c for c, _ in accepts})])
+    cases = {r[0]: r[1:] for r in cur.fetchall()}
+    for cid, amount in accepts:
+        if amount not in proposed.get(cid, ()):
+            out.append("H4: case %s accepted %s, never proposed (proposed: %s)"
+                       % (cid, amount, sorted(proposed.get(cid, ()))))
+        c = cases.get(cid)
+        if c and c[0] == "refunded" and c[1] != amount:
+            out.append("H4: case %s refunded %s, the buyer accepted %s" % (cid, c[1], amount))
+    conn.close()
+    return out, len(pays), len(accepts)
+
+
 def main():
     ap = argparse.ArgumentParser(description="fuzz customorder")
     ap.add_argument("--seed", type=int, default=1)
@@ -1398,8 +1900,9 @@ def main():
     logpath, loghow = find_server_log()
     logstart = log_size(logpath) if logpath else 0
 
-    base = setup(args)
-    shared = {"base": base, "clock": Clock(base), "deadline": None, "quota": [None] * sessions}
+    base, roles = setup(args)
+    shared = {"base": base, "clock": Clock(base), "deadline": None, "quota": [None] * sessions,
+              "seed": args.seed, "roles": roles}
     seed_stats = new_stats()
     seed_orders(args, shared, seed_stats)
 
@@ -1437,6 +1940,10 @@ def main():
 
     rows, verify_problem = run_verify(args)
     violations = rows or []
+    try:
+        oracle, n_pays, n_accepts = check_events(args, total["events"])
+    except psycopg2.Error as e:
+        oracle, n_pays, n_accepts = ["oracle queries failed: %s" % e], 0, 0
 
     if logpath:
         events, failed = scan_log(logpath, logstart)
@@ -1497,6 +2004,26 @@ def main():
         p("verify() violations: %d" % len(violations))
         for inv, oid, detail in violations[:MAX_EXAMPLES]:
             p("  %s order %s: %s" % (inv, oid, shorten(detail or "", 300)))
+    ch = total["checks"]
+    p("oracle (H1-H8): %d committed pay_no calls (%d repeats), %d committed accepts (%d raced by a "
+      "re-proposal), %d presses as bound roles (%d ids named in refusals, all their own unless listed), "
+      "%d row-security reads, %d long transactions; outside their ids, %d refusals of the arguments "
+      "alone (the same for a missing id) came before the 42501" % (
+          n_pays, ch["pay_no_repeats"], n_accepts, ch["accept_races"], ch["bound_presses"], ch["ids_named"],
+          ch["rls_reads"], ch["long_transactions"], ch["argument_refusals_outside_ids"]))
+    p("inputs the rules must refuse (H3 amount, H8 limits), refused with: " +
+      (", ".join("%s %d" % kv for kv in sorted(total["bad_codes"].items())) or "none"))
+    findings = sorted(total["findings"].values(), key=lambda f: -f["count"])
+    p("oracle findings: %d during the run, %d after it" % (sum(f["count"] for f in findings), len(oracle)))
+    for f in findings[:MAX_EXAMPLES]:
+        p("  %s [%s] x%d (%s%s)" % (f["what"], f["op"], f["count"], f["session"],
+                                    ", acting " + f["acting"] if f["acting"] else ""))
+        if f["stmt"]:
+            p("    statement: " + f["stmt"])
+        if f["note"]:
+            p("    note:      " + f["note"])
+    for o in oracle[:MAX_EXAMPLES]:
+        p("  " + o)
     exs = sorted(total["examples"].values(), key=lambda e: (-e["count"], e["code"], e["op"]))
     p("unexpected SQLSTATE: %d errors, %d distinct%s" % (
         total["unexpected"], len(exs), ", first %d:" % MAX_EXAMPLES if len(exs) > MAX_EXAMPLES else ":" if exs else ""))
@@ -1510,7 +2037,7 @@ def main():
             p("    constraint: " + e["constraint"])
         if e["context"]:
             p("    context:   " + e["context"].replace("\n", " | "))
-    n_viol = len(violations) + (1 if verify_problem else 0)
+    n_viol = len(violations) + (1 if verify_problem else 0) + sum(f["count"] for f in findings) + len(oracle)
     unexpected = total["unexpected"] + len(worker_errors) + hung
     p("fuzz: %d calls, %d crashes, %d violations, %d unexpected errors" % (
         total["calls"], crashes, n_viol, unexpected))
