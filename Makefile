@@ -13,13 +13,16 @@ OBJS = \
 	src/engine.o \
 	src/evidence_bundles.o \
 	src/evidence_items.o \
+	src/events.o \
 	src/evidence_machine.o \
 	src/fetch.o \
 	src/module.o \
 	src/order_buttons.o \
 	src/order_machine.o \
 	src/order_trigger.o \
+	src/outbox.o \
 	src/queries.o \
+	src/refunds.o \
 	src/rows.o \
 	src/run_due.o \
 	src/util.o \
