@@ -15,6 +15,8 @@
  *	  The append is one kept statement that also queues the event for every
  *	  registered consumer (outbox.c, V3) and takes "at" no earlier than the
  *	  order's latest event (H2: an order's events never go back in time).
+ *	  A press by the system (run_due) is actor "system"; a follow-up press
+ *	  (who 0) and a write outside any press take the calling role's kind.
  *	  Each append sends NOTIFY customorder_events with the order's id
  *	  (PostgreSQL folds duplicates within a transaction and delivers at
  *	  commit).  A 1.0 database not yet updated has no events table (U2):
@@ -60,8 +62,11 @@ event_actor(void)
 
 	if (press == NULL)
 		return co_caller_actor_kind();
-	if (press->who == 0)
+	/* who 0: the system, or the follow-up of a press already authorized */
+	if (press->who == 0 && strcmp(press->button, "run_due") == 0)
 		return "system";
+	if (press->who == 0 && press->action == ACT_SUBMIT_EVIDENCE)
+		return "merchant";
 	if (press->who == CO_WHO_PLATFORM)
 		return "platform";
 	if (press->who == CO_WHO_MERCHANT)
@@ -127,7 +132,9 @@ co_event_transition(const CoMachine *m, const CoTransition *t,
 					int64 order_id, int64 aftersale_id, TimestampTz at,
 					const char *detail)
 {
-	co_event_append(order_id, aftersale_id, m->name,
+	/* SPEC V1 names the case machine "case" (transitions(): aftersale) */
+	co_event_append(order_id, aftersale_id,
+					m == &co_case_machine ? "case" : m->name,
 					co_action_names[t->action],
 					t->from == m->none_state ? NULL : m->state_names[t->from],
 					m->state_names[t->to], at, detail);

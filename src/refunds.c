@@ -141,7 +141,7 @@ static CoRefusal *
 refund_no_row(const CoGuardCtx *ctx, int from, CoAction action, int to)
 {
 	const CoRow *old = ctx->old;
-	const char *button = action >= 0 ? co_action_names[action] : "refunds";
+	const char *button = (int) action >= 0 ? co_action_names[action] : "refunds";
 
 	if (old == NULL)
 		return guard_decided(ctx);
@@ -298,8 +298,9 @@ refund_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 	if (t == NULL)
 		co_raise(refusal);
 	values[0] = CStringGetTextDatum(refund_state_names[t->to]);
-	/* settled when paid or failed; pending again on a retry */
-	values[1] = TimestampTzGetDatum(co_now());
+	/* settled when paid or failed (H2: not before it was created) */
+	values[1] = TimestampTzGetDatum(Max(co_now(),
+										DatumGetTimestampTz(old->v[RC_CREATED_AT])));
 	nulls[1] = t->stamp == CO_NO_STAMP;
 	newtuple = co_row_modify(&co_refunds_table, rel, newtuple, 2, cols,
 							 values, nulls);
