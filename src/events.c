@@ -252,31 +252,39 @@ co_spi_to_srf(FunctionCallInfo fcinfo)
 }
 
 /*
- * history(order_id) -> setof events (V2): the order's and its cases'
- * events in order.  A merchant or buyer may ask only for its own order
- * (H6: 42501 for another's or a missing id); the platform gets P0002 for a
- * missing order.
+ * The rows "sql" ($1: the order) returns for one order, as the result of a
+ * set-returning query function "button": a merchant or buyer may ask only
+ * for its own order (H6: 42501 for another's or a missing id); the platform
+ * gets P0002 for a missing order.
  */
-Datum
-co_history(PG_FUNCTION_ARGS)
+void
+co_order_rows(FunctionCallInfo fcinfo, const char *button, SPIPlanPtr *plan,
+			  const char *sql)
 {
-	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		key;
 	OrderRow	order;
 
-	co_require_arg(fcinfo, 0, "history", "order_id");
+	co_require_arg(fcinfo, 0, button, "order_id");
 	key = PG_GETARG_DATUM(0);
-	co_authorize_order_id("history", CO_WHO_ANYONE, DatumGetInt64(key));
-	co_order_fetch(DatumGetInt64(key), "history", false, &order);
+	co_authorize_order_id(button, CO_WHO_ANYONE, DatumGetInt64(key));
+	co_order_fetch(DatumGetInt64(key), button, false, &order);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	co_connect();
-	co_prepare(&plan,
-			   "SELECT e.* FROM customorder.events e "
-			   "WHERE e.order_id OPERATOR(pg_catalog.=) $1 ORDER BY e.event_id",
-			   1, argtypes);
-	co_execute(plan, &key, NULL, true, 0);
+	co_prepare(plan, sql, 1, argtypes);
+	co_execute(*plan, &key, NULL, true, 0);
 	co_spi_to_srf(fcinfo);
 	co_finish();
+}
+
+/* history(order_id) -> setof events (V2): the order's and its cases' events */
+Datum
+co_history(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+
+	co_order_rows(fcinfo, "history", &plan,
+				  "SELECT e.* FROM customorder.events e "
+				  "WHERE e.order_id OPERATOR(pg_catalog.=) $1 ORDER BY e.event_id");
 	return (Datum) 0;
 }

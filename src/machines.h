@@ -166,6 +166,10 @@ extern void co_case_press(int64 order_id, int64 aftersale_id, CoAction action,
 extern void co_refund_decide(int64 order_id, int64 aftersale_id, Datum amount,
 							 Datum stamp);
 
+/* events.c: one order's rows as a query function's result (H6 checked) */
+extern void co_order_rows(FunctionCallInfo fcinfo, const char *button,
+						  SPIPlanPtr *plan, const char *sql);
+
 /* evidence: store a bundle of items for an order (and case) */
 extern int64 co_evidence_store(int64 order_id, const char *purpose,
 							   Datum aftersale_id, bool aftersale_isnull,

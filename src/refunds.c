@@ -459,23 +459,10 @@ Datum
 co_refund_status(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		key;
-	OrderRow	order;
 
-	co_require_arg(fcinfo, 0, "refund_status", "order_id");
-	key = PG_GETARG_DATUM(0);
-	co_authorize_order_id("refund_status", CO_WHO_ANYONE, DatumGetInt64(key));
-	co_order_fetch(DatumGetInt64(key), "refund_status", false, &order);
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	co_connect();
-	co_prepare(&plan,
-			   "SELECT r.refund_no, r.aftersale_id, r.amount, r.state, "
-			   "r.created_at, r.settled_at FROM customorder.refunds r "
-			   "WHERE r.order_id OPERATOR(pg_catalog.=) $1 ORDER BY r.refund_id",
-			   1, argtypes);
-	co_execute(plan, &key, NULL, true, 0);
-	co_spi_to_srf(fcinfo);
-	co_finish();
+	co_order_rows(fcinfo, "refund_status", &plan,
+				  "SELECT r.refund_no, r.aftersale_id, r.amount, r.state, "
+				  "r.created_at, r.settled_at FROM customorder.refunds r "
+				  "WHERE r.order_id OPERATOR(pg_catalog.=) $1 ORDER BY r.refund_id");
 	return (Datum) 0;
 }
