@@ -578,7 +578,8 @@ BEGIN
         'GRANT SELECT ON customorder.categories, customorder.shops, '
         'customorder.custom_approvals, customorder.products, customorder.orders, '
         'customorder.evidence_bundles, customorder.evidence_items, '
-        'customorder.aftersales, customorder.communications, customorder.scripts '
+        'customorder.aftersales, customorder.communications, customorder.scripts, '
+        'customorder.events, customorder.refunds '
         'TO %s', grantee);
     IF kind OPERATOR(pg_catalog.=) 'platform' THEN
         -- set-up is plain DML on the configuration tables (SPEC §3)
@@ -655,7 +656,8 @@ BEGIN
             'REVOKE SELECT ON customorder.categories, customorder.shops, '
             'customorder.custom_approvals, customorder.products, customorder.orders, '
             'customorder.evidence_bundles, customorder.evidence_items, '
-            'customorder.aftersales, customorder.communications, customorder.scripts '
+            'customorder.aftersales, customorder.communications, customorder.scripts, '
+            'customorder.events, customorder.refunds '
             'FROM %s', grantee);
         EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA customorder FROM %s', grantee);
     END IF;
@@ -736,3 +738,165 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
+
+-------------------------------------------------------------------------------
+-- Events, the outbox and refund execution (SPEC §10, V1-V5)
+-------------------------------------------------------------------------------
+
+-- V1: one row per change of an order, a case, an evidence bundle or a
+-- refund, appended by the triggers in the same transaction; event_id
+-- increases (a sequence: ids are not gap-free).  No constraint beyond the
+-- key: every append pays for what the table checks.
+CREATE TABLE customorder.events (
+    order_id bigint NOT NULL,
+    event_id bigint GENERATED ALWAYS AS IDENTITY,
+    aftersale_id bigint,
+    machine text NOT NULL,
+    action text NOT NULL,
+    from_state text,
+    to_state text NOT NULL,
+    actor text NOT NULL,
+    actor_role text NOT NULL,
+    at timestamptz NOT NULL,
+    detail jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (order_id, event_id)
+);
+
+-- Events are append-only
+CREATE FUNCTION customorder.events_append_only() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'co_events_append_only' LANGUAGE C;
+CREATE TRIGGER events_append_only
+    BEFORE UPDATE OR DELETE ON customorder.events
+    FOR EACH ROW EXECUTE FUNCTION customorder.events_append_only();
+CREATE TRIGGER events_truncate_guard
+    BEFORE TRUNCATE ON customorder.events
+    FOR EACH STATEMENT EXECUTE FUNCTION customorder.events_append_only();
+
+-- place_order's event, once the order row is there (an INSERT ... ON
+-- CONFLICT DO NOTHING that inserts nothing has none)
+CREATE FUNCTION customorder.order_created() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'co_order_created_event' LANGUAGE C;
+CREATE TRIGGER orders_created_event
+    AFTER INSERT ON customorder.orders
+    FOR EACH ROW EXECUTE FUNCTION customorder.order_created();
+
+-- V3: the consumers of the outbox, and each one's undelivered events
+-- (filled by the statement that appends an event; deleted on ack)
+CREATE TABLE customorder.consumers (
+    consumer text PRIMARY KEY,
+    registered_at timestamptz NOT NULL
+);
+CREATE TABLE customorder.deliveries (
+    consumer text NOT NULL,
+    order_id bigint NOT NULL,
+    event_id bigint NOT NULL,
+    lease_until timestamptz,
+    claims integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (consumer, order_id, event_id)
+);
+CREATE INDEX deliveries_next ON customorder.deliveries (consumer, event_id);
+
+-- V4: every money decision, executed by the payment service under
+-- refund_no (its idempotency key)
+CREATE TABLE customorder.refunds (
+    order_id bigint NOT NULL REFERENCES customorder.orders,
+    refund_id bigint GENERATED ALWAYS AS IDENTITY,
+    aftersale_id bigint NOT NULL,
+    amount numeric(12,2) NOT NULL,
+    refund_no text NOT NULL UNIQUE,
+    state text NOT NULL DEFAULT 'pending',
+    payment_ref text,
+    error text,
+    created_at timestamptz NOT NULL,
+    settled_at timestamptz,
+    PRIMARY KEY (order_id, refund_id)
+);
+-- what the payment service still has to execute
+CREATE INDEX refunds_pending ON customorder.refunds (created_at)
+    WHERE state = 'pending';
+
+CREATE FUNCTION customorder.refund_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'co_refund_trigger' LANGUAGE C;
+CREATE TRIGGER refunds_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON customorder.refunds
+    FOR EACH ROW EXECUTE FUNCTION customorder.refund_guard();
+
+SELECT pg_catalog.pg_extension_config_dump('customorder.events', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.consumers', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.deliveries', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.refunds', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.events', 'event_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.refunds', 'refund_id'), '');
+
+CREATE FUNCTION customorder.history(order_id bigint)
+    RETURNS SETOF customorder.events
+    AS 'MODULE_PATHNAME', 'co_history' LANGUAGE C STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION customorder.register_consumer(name text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'co_register_consumer' LANGUAGE C
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION customorder.claim_events(consumer text, max integer DEFAULT 100)
+    RETURNS SETOF customorder.events
+    AS 'MODULE_PATHNAME', 'co_claim_events' LANGUAGE C
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION customorder.ack_events(consumer text, event_ids bigint[])
+    RETURNS integer AS 'MODULE_PATHNAME', 'co_ack_events' LANGUAGE C
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION customorder.refund_succeeded(refund_no text, payment_ref text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_refund_succeeded' LANGUAGE C
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION customorder.refund_failed(refund_no text, error text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_refund_failed' LANGUAGE C
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION customorder.retry_refund(refund_no text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_retry_refund' LANGUAGE C
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION customorder.refund_status(order_id bigint)
+    RETURNS TABLE (refund_no text, aftersale_id bigint, amount numeric,
+                   state text, created_at timestamptz, settled_at timestamptz)
+    AS 'MODULE_PATHNAME', 'co_refund_status' LANGUAGE C STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- V5: one order and what hangs off it
+CREATE FUNCTION customorder.verify(for_order bigint)
+    RETURNS TABLE (invariant text, order_id bigint, detail text)
+    AS 'MODULE_PATHNAME', 'co_verify' LANGUAGE C STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION customorder.history(bigint),
+    customorder.register_consumer(text),
+    customorder.claim_events(text, integer),
+    customorder.ack_events(text, bigint[]),
+    customorder.refund_succeeded(text, text),
+    customorder.refund_failed(text, text),
+    customorder.retry_refund(text),
+    customorder.refund_status(bigint),
+    customorder.verify(bigint),
+    customorder.events_append_only(), customorder.order_created(),
+    customorder.refund_guard() FROM PUBLIC;
+
+INSERT INTO customorder.actor_functions (kind, function)
+SELECT k, f::pg_catalog.regprocedure
+FROM (VALUES
+    ('platform', 'customorder.register_consumer(text)'),
+    ('platform', 'customorder.claim_events(text,integer)'),
+    ('platform', 'customorder.ack_events(text,bigint[])'),
+    ('platform', 'customorder.refund_succeeded(text,text)'),
+    ('platform', 'customorder.refund_failed(text,text)'),
+    ('platform', 'customorder.retry_refund(text)'),
+    ('platform', 'customorder.verify(bigint)')
+) AS v(k, f)
+UNION ALL
+SELECT k, f::pg_catalog.regprocedure
+FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
+     (VALUES ('customorder.history(bigint)'),
+             ('customorder.refund_status(bigint)')) AS common(f);
+
+-- V2: an order's events and refunds are visible exactly when the order is
+ALTER TABLE customorder.events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY order_rows ON customorder.events FOR SELECT
+    USING (EXISTS (SELECT 1 FROM customorder.orders o
+                   WHERE o.order_id OPERATOR(pg_catalog.=) events.order_id));
+ALTER TABLE customorder.refunds ENABLE ROW LEVEL SECURITY;
+CREATE POLICY order_rows ON customorder.refunds FOR SELECT
+    USING (EXISTS (SELECT 1 FROM customorder.orders o
+                   WHERE o.order_id OPERATOR(pg_catalog.=) refunds.order_id));

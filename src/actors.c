@@ -26,6 +26,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -409,4 +410,36 @@ bool
 co_caller_is_platform(void)
 {
 	return (actor_kinds(GetOuterUserId()) & CO_WHO_PLATFORM) != 0;
+}
+
+/*
+ * The kind of actor the calling role is, as an event records it (V1):
+ * "superuser" for a superuser; else platform, merchant or buyer, the first
+ * kind the role holds (a role that is no actor, e.g. the tables' owner
+ * writing raw SQL, is the platform's operations).  Remembered for the
+ * transaction and role: a bulk write asks once per row.
+ */
+const char *
+co_caller_actor_kind(void)
+{
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static Oid	cached_role = InvalidOid;
+	static const char *cached = NULL;
+	Oid			role = GetOuterUserId();
+	int			kinds;
+
+	if (cached && cached_lxid == MyProc->lxid && cached_role == role)
+		return cached;
+	if (superuser_arg(role))
+		cached = "superuser";
+	else
+	{
+		kinds = actor_kinds(role);
+		cached = (kinds & CO_WHO_PLATFORM) ? "platform" :
+			(kinds & CO_WHO_MERCHANT) ? "merchant" :
+			(kinds & CO_WHO_BUYER) ? "buyer" : "platform";
+	}
+	cached_lxid = MyProc->lxid;
+	cached_role = role;
+	return cached;
 }

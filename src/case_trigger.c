@@ -18,6 +18,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
@@ -143,15 +144,22 @@ case_apply_to_order(const CaseRow *new, const OrderRow *order, Datum stamp)
 	values[5] = stamp;
 	co_execute_permitted(PERMIT_ORDER_CASE, ORD_ID(order), plan, values, nulls, 0);
 	co_finish();
+	/* V4: every money decision is a refund the payment service executes */
+	if ((new->state == CS_INSTANT_REFUNDED || new->state == CS_REFUNDED) &&
+		!new->isnull[CC_REFUND_AMOUNT])
+		co_refund_decide(ORD_ID(order), CASE_ID(new), new->v[CC_REFUND_AMOUNT],
+						 stamp);
 }
 
 /*
  * communicate: record the default script of the situation (scenario 1, or
  * the scenario-2 reason) as sent to the buyer now.
  */
-static void
+static char *
 case_record_communication(const CaseRow *c, Datum stamp)
 {
+	char	   *script;
+
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[4] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[4];
@@ -168,7 +176,8 @@ case_record_communication(const CaseRow *c, Datum stamp)
 					  "   WHERE m.order_id OPERATOR(pg_catalog.=) $1 "
 					  "   AND m.aftersale_id OPERATOR(pg_catalog.=) $2), "
 					  "  s.situation, s.script, $4 "
-					  "FROM customorder.scripts s WHERE s.situation OPERATOR(pg_catalog.=) $3",
+					  "FROM customorder.scripts s WHERE s.situation OPERATOR(pg_catalog.=) $3 "
+					  "RETURNING script",
 					  4, argtypes);
 	values[0] = c->v[CC_ORDER_ID];
 	values[1] = c->v[CC_AFTERSALE_ID];
@@ -180,7 +189,11 @@ case_record_communication(const CaseRow *c, Datum stamp)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("communicate: no default script for situation \"%s\"", situation),
 				 errhint("The platform keeps the scripts in customorder.scripts.")));
+	/* for the event's detail (V1), out of SPI's memory */
+	script = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	script = strcpy(SPI_palloc(strlen(script) + 1), script);
 	co_finish();
+	return script;
 }
 
 /*
@@ -273,6 +286,31 @@ case_stamps(const CaseRow *old, const CaseRow *new, const CoTransition *t,
 }
 
 /*
+ * V1: the event of the chosen transition, with what it wrote (amounts,
+ * reasons, bundles, tracking number) and the script a communication sent.
+ */
+static void
+case_event(Relation rel, const CoTransition *t, const CaseRow *row,
+		   Datum stamp, const char *script)
+{
+	StringInfoData extra;
+
+	initStringInfo(&extra);
+	if (script)
+	{
+		appendStringInfoString(&extra, "\"script\": ");
+		escape_json(&extra, script);
+	}
+	co_event_transition(&co_case_machine, t,
+						DatumGetInt64(row->v[CC_ORDER_ID]), CASE_ID(row),
+						DatumGetTimestampTz(stamp),
+						co_event_detail(&co_cases_table, rel, row,
+										t->may_change | (t->from == CS_NONE ?
+														 CO_BIT(CC_KIND) | CO_BIT(CC_REASON) : 0),
+										extra.data));
+}
+
+/*
  * Judge a write of a case (old is NULL for an INSERT) against the case
  * machine, by the pressed action or by (from, to), with its order locked.
  * Returns the tuple to store.
@@ -347,8 +385,9 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 	newtuple = co_row_modify(&co_cases_table, rel, newtuple, n, cols, values,
 							 nulls);
 
-	if (t->action == ACT_COMMUNICATE)
-		case_record_communication(&proposed, stamp);
+	case_event(rel, t, &proposed, stamp,
+			   t->action == ACT_COMMUNICATE ?
+			   case_record_communication(&proposed, stamp) : NULL);
 	/* money, the open case, or a stamp the order's latest must follow */
 	if (old == NULL || co_case_is_open(old->state) != co_case_is_open(t->to) ||
 		t->to == CS_REFUNDED || t->stamp != CO_NO_STAMP)

@@ -114,6 +114,10 @@ typedef enum CoAction
 	ACT_LAPSE,					/* deadlines (T3): the system's own steps */
 	ACT_MAKE_FINAL,
 	ACT_MARK_LATE,
+	ACT_DECIDE_REFUND,			/* refund execution (V4): the refund machine */
+	ACT_REFUND_SUCCEEDED,
+	ACT_REFUND_FAILED,
+	ACT_RETRY_REFUND,
 	ACT_COUNT
 } CoAction;
 
@@ -139,7 +143,8 @@ typedef enum CoPermitKind
 {
 	PERMIT_NONE = 0,
 	PERMIT_BUNDLE_COUNT,		/* item trigger maintains bundle counters */
-	PERMIT_ORDER_CASE			/* case trigger applies money / open case */
+	PERMIT_ORDER_CASE,			/* case trigger applies money / open case */
+	PERMIT_REFUND				/* case trigger records a money decision (V4) */
 } CoPermitKind;
 
 typedef struct CoPermit
@@ -171,6 +176,10 @@ extern void co_authorize_order_id(const char *button, int who, int64 order_id);
 extern void co_authorize(const char *button, int who, int64 shop_id,
 						 int64 buyer_id);
 extern bool co_caller_is_platform(void);
+extern const char *co_caller_actor_kind(void);
+
+/* outbox.c: customorder.claim_lease (V3) */
+extern void co_define_outbox_gucs(void);
 
 /* util.c */
 extern SPIPlanPtr co_prepare(SPIPlanPtr *cache, const char *sql,
@@ -203,6 +212,7 @@ extern CoRefusal *co_tracking_refusal(const char *button, const char *rule,
 									  const char *detail_if_missing,
 									  const char *detail_if_empty);
 extern char *co_text_arg(FunctionCallInfo fcinfo, int argno);
+extern void co_spi_to_srf(FunctionCallInfo fcinfo);
 extern void co_check_money(Datum amount, const char *button,
 						   const char *argname, bool must_fit_column);
 

@@ -19,6 +19,7 @@ static const CoMachine *const machines[] = {
 	&co_order_machine,
 	&co_case_machine,
 	&co_bundle_machine,
+	&co_refund_machine,
 };
 
 const char *const co_deadline_names[DL_COUNT] = {
@@ -132,6 +133,16 @@ co_press_for(const CoMachine *m, int64 order_id, int64 id)
 		pending_press.id != id)
 		return NULL;
 	return &pending_press;
+}
+
+/*
+ * The press whose write is running, if any: also while the triggers of
+ * what that write sets off run (an event's actor, V1).
+ */
+const CoPress *
+co_press_current(void)
+{
+	return pending_press.machine ? &pending_press : NULL;
 }
 
 /*

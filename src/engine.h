@@ -123,6 +123,7 @@ typedef struct CoMachine
 extern const CoMachine co_order_machine;
 extern const CoMachine co_case_machine;
 extern const CoMachine co_bundle_machine;
+extern const CoMachine co_refund_machine;
 
 /* Choose a row: action < 0 matches any action, to < 0 any to-state */
 extern const CoTransition *co_choose(const CoMachine *m, CoGuardCtx *ctx,
@@ -148,6 +149,7 @@ typedef struct CoPress
 
 extern const CoPress *co_press_for(const CoMachine *m, int64 order_id,
 								   int64 id);
+extern const CoPress *co_press_current(void);
 extern int	co_press_execute(const CoPress *press, SPIPlanPtr plan,
 							 const Datum *values, const char *nulls);
 
@@ -158,5 +160,20 @@ extern int	co_press_execute(const CoPress *press, SPIPlanPtr plan,
 #define CO_TRIGGER_STMT		0x08
 extern TriggerData *co_check_trigger(FunctionCallInfo fcinfo,
 									 const char *funcname, int kind);
+
+/*
+ * events.c (V1): one event per chosen transition, appended by the trigger
+ * that chose it.  "detail" is a JSON object's text, or NULL for {}.
+ */
+extern void co_event_transition(const CoMachine *m, const CoTransition *t,
+								int64 order_id, int64 aftersale_id,
+								TimestampTz at, const char *detail);
+extern void co_event_append(int64 order_id, int64 aftersale_id,
+							const char *machine, const char *action,
+							const char *from, const char *to,
+							TimestampTz at, const char *detail);
+extern char *co_event_detail(CoTable *table, Relation rel, const CoRow *row,
+							 uint32 cols, const char *extra);
+extern bool co_table_exists(const char *relname);
 
 #endif							/* CUSTOMORDER_ENGINE_H */

@@ -120,6 +120,20 @@ changed(const CoRow *oldrow, const CoRow *newrow, BundleCol col)
 						  newrow->v, newrow->isnull);
 }
 
+/* V1: the event of the chosen transition, naming the bundle */
+static void
+bundle_event(Relation rel, const CoTransition *t, const CoRow *row,
+			 TimestampTz at)
+{
+	co_event_transition(&co_bundle_machine, t,
+						DatumGetInt64(row->v[BC_ORDER_ID]),
+						row->isnull[BC_AFTERSALE_ID] ? 0 :
+						DatumGetInt64(row->v[BC_AFTERSALE_ID]), at,
+						co_event_detail(&co_bundles_table, rel, row,
+										t->may_change | CO_BIT(BC_BUNDLE_ID) |
+										CO_BIT(BC_PURPOSE), NULL));
+}
+
 /*
  * INSERT: whatever the writer said, a bundle is created open and empty, and
  * stamped (E1).
@@ -137,8 +151,10 @@ bundle_created(Relation rel, HeapTuple tuple, CoRow *row)
 	CoRefusal  *refusal;
 	int			i;
 
-	if (co_choose(&co_bundle_machine, &ctx, -1, BS_OPEN, 0, &proposed,
-				  &refusal) == NULL)
+	const CoTransition *t;
+
+	if ((t = co_choose(&co_bundle_machine, &ctx, -1, BS_OPEN, 0, &proposed,
+					   &refusal)) == NULL)
 		co_raise(refusal);
 	for (i = 0; i < 4; i++)
 	{
@@ -149,6 +165,7 @@ bundle_created(Relation rel, HeapTuple tuple, CoRow *row)
 	nulls[4] = nulls[5] = false;
 	values[6] = TimestampTzGetDatum(co_now());
 	nulls[6] = false;
+	bundle_event(rel, t, row, DatumGetTimestampTz(values[6]));
 	return co_row_modify(&co_bundles_table, rel, tuple, 7, reset, values, nulls);
 }
 
@@ -258,9 +275,13 @@ bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 	if (t == NULL)
 		co_raise(refusal);
 	if (t->stamp == CO_NO_STAMP)
+	{
+		bundle_event(rel, t, new, co_now());
 		return newtuple;
+	}
 	cols[0] = t->stamp;
 	now = TimestampTzGetDatum(bundle_stamp(new));
+	bundle_event(rel, t, new, DatumGetTimestampTz(now));
 	return co_row_modify(&co_bundles_table, rel, newtuple, 1, cols, &now,
 						 &nonull);
 }

@@ -159,6 +159,17 @@ extern void co_case_press(int64 order_id, int64 aftersale_id, CoAction action,
 						  const char *button, int who, SPIPlanPtr plan,
 						  const Datum *values, const char *nulls);
 
+/*
+ * refunds.c (V4): record a money decision (the case trigger, where money
+ * moves; a confirmed return and an arbitration reach it as refunded cases)
+ */
+extern void co_refund_decide(int64 order_id, int64 aftersale_id, Datum amount,
+							 Datum stamp);
+
+/* events.c: one order's rows as a query function's result (H6 checked) */
+extern void co_order_rows(FunctionCallInfo fcinfo, const char *button,
+						  SPIPlanPtr *plan, const char *sql);
+
 /* evidence: store a bundle of items for an order (and case) */
 extern int64 co_evidence_store(int64 order_id, const char *purpose,
 							   Datum aftersale_id, bool aftersale_isnull,

@@ -21,6 +21,7 @@ _PG_init(void)
 	/* before co_define_clock_guc() reserves the prefix */
 	co_define_worker_gucs();
 	co_define_actor_gucs();
+	co_define_outbox_gucs();
 	co_define_clock_guc();
 	co_register_worker();
 }

@@ -114,6 +114,29 @@ co_order_stamp(const OrderRow *order)
 }
 
 /*
+ * V1: the event of the chosen transition: what it writes, and the money a
+ * case carried to the order.
+ */
+static void
+order_event(Relation rel, const CoTransition *t, const OrderRow *old,
+			const OrderRow *new, TimestampTz at)
+{
+	uint32		cols = t->may_change;
+	const OrderRow *with_case;
+
+	if (order_changed(old, new, OC_REFUNDED_AMOUNT))
+		cols |= CO_BIT(OC_REFUNDED_AMOUNT);
+	/* the case that moved the order, if one is open or just closed */
+	with_case = new->isnull[OC_OPEN_AFTERSALE_ID] ? old : new;
+
+	co_event_transition(&co_order_machine, t, ORD_ID(old),
+						with_case->isnull[OC_OPEN_AFTERSALE_ID] ? 0 :
+						DatumGetInt64(with_case->v[OC_OPEN_AFTERSALE_ID]),
+						at, co_event_detail(&co_orders_table, rel, new, cols,
+											NULL));
+}
+
+/*
  * UPDATE: a press chooses by its action; a raw write by (from, to).  The
  * chosen row's state and stamp go into the new tuple.
  */
@@ -163,12 +186,13 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 
 	cols[0] = OC_STATE;
 	values[0] = co_order_state_datum(t->to);
+	/* the stamp, never before a case stamp the case trigger just wrote */
+	values[1] = TimestampTzGetDatum(co_order_stamp(&new));
+	order_event(rel, t, &old, &new, DatumGetTimestampTz(values[1]));
 	if (t->stamp == CO_NO_STAMP)
 		return co_row_modify(&co_orders_table, rel, newtuple, 1, cols,
 							 values, nulls);
-	/* the stamp, never before a case stamp the case trigger just wrote */
 	cols[1] = t->stamp;
-	values[1] = TimestampTzGetDatum(co_order_stamp(&new));
 	cols[2] = OC_LAST_STAMP_AT;
 	values[2] = values[1];
 	return co_row_modify(&co_orders_table, rel, newtuple, 3, cols, values,

@@ -35,7 +35,8 @@ const char *const co_action_names[ACT_COUNT] = {
 	"insist_reject", "communicate", "continue_reject", "insist_ship",
 	"propose_refund_amount", "accept_refund_amount",
 	"decline_refund_amount", "supplement_evidence", "open_bundle",
-	"add_item", "submit_bundle", "lapse", "make_final", "mark_late"
+	"add_item", "submit_bundle", "lapse", "make_final", "mark_late",
+	"decide_refund", "refund_succeeded", "refund_failed", "retry_refund"
 };
 
 CoPermit	co_permit = {PERMIT_NONE, 0};

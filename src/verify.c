@@ -57,13 +57,15 @@ PG_FUNCTION_INFO_V1(co_verify);
  * videos per bundle, $3 bytes per image, $4 bytes per video, $5 characters
  * per uri.
  */
-#define VERIFY_NARGS 5
+#define VERIFY_NARGS 6		/* and $6: the order of verify(order_id) */
 
 typedef struct VerifyCheck
 {
 	const char *invariant;
 	const char *sql;
 	bool		v11;			/* reads 1.1's columns: skipped on 1.0 (U2) */
+	bool		no_order;		/* not an order's (order_id is null): not in
+								 * verify(order_id) */
 } VerifyCheck;
 
 static const VerifyCheck checks[] = {
@@ -170,7 +172,8 @@ static const VerifyCheck checks[] = {
 		" ELSE 'the shop is not approved for its category' END) "
 		"FROM customorder.products p "
 		"JOIN customorder.categories c ON c.category_id" EQ "p.category_id "
-		"WHERE p.is_custom AND NOT " CO_LABEL_VALID_SQL("")
+		"WHERE p.is_custom AND NOT " CO_LABEL_VALID_SQL(""),
+		false, true
 	},
 
 	/* L2: ship_by is paid_at + the promised ship time the order snapshotted */
@@ -463,7 +466,70 @@ static const VerifyCheck checks[] = {
 		"AND (o.ship_by IS NULL OR o.late_at" LT "o.ship_by OR o.shipped_at" LT "o.late_at)",
 		true
 	},
+
+	/*
+	 * V4: every money decision is one refund: a refunded case has exactly
+	 * one refund of its amount and every refund names a case of its order,
+	 * so with refund_sum the order's refunded_amount is the sum of its
+	 * refunds (a failed refund still counts: the money is owed).
+	 */
+	{"refund_rows",
+		"SELECT a.order_id, pg_catalog.format('case %s is %s with refund_amount %s, but has %s refunds of %s', "
+		" a.aftersale_id, a.state, COALESCE(a.refund_amount::pg_catalog.text, 'null'), s.n, "
+		" COALESCE(s.total::pg_catalog.text, 'nothing')) "
+		"FROM customorder.aftersales a "
+		"CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n, pg_catalog.sum(r.amount) AS total "
+		" FROM customorder.refunds r WHERE r.order_id" EQ "a.order_id "
+		" AND r.aftersale_id" EQ "a.aftersale_id) s "
+		"WHERE CASE WHEN a.state" EQ "ANY (" REFUNDED_CASE ") AND a.refund_amount IS NOT NULL "
+		" THEN s.n" NE "1 OR s.total" NE "a.refund_amount ELSE s.n" NE "0 END "
+		"UNION ALL "
+		"SELECT r.order_id, pg_catalog.format('refund %s names case %s, not a case of its order', "
+		" r.refund_no, r.aftersale_id) "
+		"FROM customorder.refunds r WHERE NOT EXISTS (SELECT 1 FROM customorder.aftersales a "
+		" WHERE a.order_id" EQ "r.order_id AND a.aftersale_id" EQ "r.aftersale_id)",
+		true
+	},
+
+	/* V4: a refund's state agrees with its columns */
+	{"refund_state",
+		"SELECT r.order_id, pg_catalog.format('refund %s is %s, but %s', r.refund_no, r.state, c.detail) "
+		"FROM customorder.refunds r "
+		"CROSS JOIN LATERAL (VALUES "
+		"(r.state" NE "ALL ('{pending,succeeded,failed}'::pg_catalog.text[]), 'that is not a refund state'), "
+		"(r.amount" LE "0, pg_catalog.format('its amount %s is not positive', r.amount)), "
+		"(r.state" EQ "'succeeded' AND (r.payment_ref IS NULL OR r.settled_at IS NULL), "
+		" 'its payment_ref or settled_at is null'), "
+		"(r.state" EQ "'failed' AND (r.error IS NULL OR r.settled_at IS NULL), "
+		" 'its error or settled_at is null'), "
+		"(r.state" EQ "'pending' AND r.settled_at IS NOT NULL, 'settled_at is set'), "
+		"(r.settled_at" LT "r.created_at, pg_catalog.format('it settled at %s, before it was created at %s', "
+		"  r.settled_at, r.created_at)) "
+		") c(bad, detail) WHERE c.bad",
+		true
+	},
+
+	/* V1, H2: an order's events never go back in time */
+	{"event_order",
+		"SELECT e.order_id, pg_catalog.format('event %s at %s is before the event before it, at %s', "
+		" e.event_id, e.at, e.prev) "
+		"FROM (SELECT l.order_id, l.event_id, l.at, "
+		" pg_catalog.lag(l.at) OVER (PARTITION BY l.order_id ORDER BY l.event_id) AS prev "
+		" FROM customorder.events l) e "
+		"WHERE e.at" LT "e.prev",
+		true
+	},
 };
+
+/*
+ * verify(order_id) (V5): each check restricted to one order.  The order's
+ * id reaches every table of the check through its (order_id, ...) key, so
+ * the planner scans only that order's rows: the time does not grow with
+ * the tables.
+ */
+#define ONE_ORDER(sql) \
+	psprintf("SELECT v.order_id, v.detail FROM (%s) v(order_id, detail) " \
+			 "WHERE v.order_id" EQ "$6", sql)
 
 /*
  * verify(): run every check under the caller's snapshot (read-only SPI, so
@@ -473,11 +539,12 @@ static const VerifyCheck checks[] = {
 Datum
 co_verify(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plans[lengthof(checks)];
+	static SPIPlanPtr plans[2][lengthof(checks)];
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			argtypes[VERIFY_NARGS] = {INT4OID, INT4OID, INT8OID, INT8OID,
-	INT4OID};
+	INT4OID, INT8OID};
 	Datum		args[VERIFY_NARGS];
+	bool		one = PG_NARGS() == 1;
 	int			i;
 
 	args[0] = Int32GetDatum(CO_MAX_IMAGES);
@@ -485,6 +552,16 @@ co_verify(PG_FUNCTION_ARGS)
 	args[2] = Int64GetDatum(CO_MAX_IMAGE_BYTES);
 	args[3] = Int64GetDatum(CO_MAX_VIDEO_BYTES);
 	args[4] = Int32GetDatum(CO_MAX_URI_CHARS);
+	args[5] = Int64GetDatum(0);
+	if (one)
+	{
+		OrderRow	order;
+
+		co_require_arg(fcinfo, 0, "verify", "order_id");
+		args[5] = PG_GETARG_DATUM(0);
+		co_authorize("verify", CO_WHO_PLATFORM, 0, 0);
+		co_order_fetch(DatumGetInt64(args[5]), "verify", false, &order);
+	}
 
 	InitMaterializedSRF(fcinfo, 0);
 	co_connect();
@@ -496,8 +573,12 @@ co_verify(PG_FUNCTION_ARGS)
 
 		if (checks[i].v11 && !co_row_has(&co_cases_table, CC_DUE_AT))
 			continue;
+		if (one && checks[i].no_order)
+			continue;
 
-		plan = co_prepare(&plans[i], checks[i].sql, VERIFY_NARGS, argtypes);
+		plan = co_prepare(&plans[one][i],
+						  one ? ONE_ORDER(checks[i].sql) : checks[i].sql,
+						  VERIFY_NARGS, argtypes);
 		co_execute(plan, args, NULL, true, 0);
 		invariant = CStringGetTextDatum(checks[i].invariant);
 		for (r = 0; r < SPI_processed; r++)

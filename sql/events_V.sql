@@ -1,0 +1,202 @@
+--
+-- events_V: events, history, the outbox and refund execution (SPEC §10 V1-V5)
+--
+\set SHOW_CONTEXT never
+SET search_path = customorder, public;
+SET customorder.clock = '2024-08-01 09:00:00-07';
+
+CREATE ROLE regress_ev_platform;
+CREATE ROLE regress_ev_merchant;
+CREATE ROLE regress_ev_buyer;
+SELECT grant_platform('regress_ev_platform');
+SELECT grant_merchant('regress_ev_merchant');
+SELECT grant_buyer('regress_ev_buyer');
+
+-- ev(order): the order's events, event ids replaced by their rank, ids
+-- of the rows made here (and refund numbers) by #
+CREATE FUNCTION pg_temp.ev(id bigint)
+RETURNS TABLE (n bigint, machine text, action text, from_state text,
+               to_state text, actor text, actor_role text, at timestamptz,
+               detail text)
+LANGUAGE sql AS $$
+    SELECT row_number() OVER (ORDER BY e.event_id), e.machine, e.action,
+           e.from_state, e.to_state, e.actor, e.actor_role, e.at,
+           regexp_replace(e.detail::text, '(CO)?[0-9]{5,}(-[0-9]+)?', '#', 'g')
+    FROM customorder.events e WHERE e.order_id = id ORDER BY e.event_id
+$$;
+
+SELECT register_consumer('regress_app') AS registered;
+SELECT register_consumer('regress_app') AS registered_again;
+
+--
+-- V1: a low-score shop's order through evidence, production, a case that
+-- is negotiated and partially refunded, shipment and signing; every change
+-- is one event, with the kind of actor and the role that pressed
+--
+SELECT place_order(prod('wardrobe-low'), 9101, 9800.00) AS o1 \gset
+SET customorder.clock = '2024-08-01 11:00:00-07';
+SELECT start_customization(:o1);
+SELECT submit_custom_evidence(:o1, items(1, 0, 'v1'));
+SET customorder.clock = '2024-08-02 10:00:00-07';
+SELECT request_refund(:o1, 'refund_only', 'quality') AS c1 \gset
+SELECT insist_reject(:c1);
+SELECT communicate(:c1, NULL) IS NOT NULL AS script_sent;
+SELECT agree_refund(:c1);
+SELECT * FROM pg_temp.ev(:o1);
+
+-- a merchant role (SET ROLE) pressing: actor merchant, actor_role the role
+SELECT place_order(prod('wardrobe-high'), 9102, 9800.00) AS o2 \gset
+SET customorder.clock = '2024-08-02 12:00:00-07';
+SET ROLE regress_ev_merchant;
+SET customorder.shop_id = 1;
+SELECT start_customization(:o2);
+SELECT ship(:o2, 'EV-SHIP-2');
+RESET customorder.shop_id;
+RESET ROLE;
+-- a superuser's raw change: actor superuser
+UPDATE orders SET state = 'signed' WHERE order_id = :o2;
+SELECT n, machine, action, from_state, to_state, actor, actor_role, detail
+FROM pg_temp.ev(:o2);
+
+-- the system (run_due): actor system
+SELECT place_order(prod('wardrobe-high'), 9103, 9800.00) AS o3 \gset
+SET customorder.clock = '2024-08-02 13:00:00-07';
+SELECT start_customization(:o3);
+SELECT request_refund(:o3, 'refund_only', 'quality') AS c3 \gset
+SET customorder.clock = '2024-08-05 13:00:00-07';
+SELECT run_due() >= 1 AS applied;
+SELECT n, machine, action, from_state, to_state, actor, at, detail
+FROM pg_temp.ev(:o3);
+
+-- H2: with the clock set back, an order's events do not go back in time
+SET customorder.clock = '2024-08-01 00:00:00-07';
+SELECT refund_succeeded(refund_no, 'PAY-O3') FROM refunds WHERE order_id = :o3;
+SELECT n, action, at FROM pg_temp.ev(:o3) ORDER BY n DESC LIMIT 2;
+SET customorder.clock = '2024-08-05 14:00:00-07';
+
+-- events are append-only
+SELECT err($$UPDATE customorder.events SET actor = 'buyer' WHERE order_id = $$ || :o1);
+SELECT err($$DELETE FROM customorder.events WHERE order_id = $$ || :o1);
+SELECT err('TRUNCATE customorder.events');
+-- a refused change appends nothing
+SELECT count(*) AS before FROM events WHERE order_id = :o2 \gset
+SELECT err($$SELECT customorder.ship($$ || :o2 || $$, 'X')$$);
+SELECT count(*) - :before AS appended FROM events WHERE order_id = :o2;
+
+--
+-- V4: refunds: one for every money decision
+--
+SELECT place_order(prod('wok'), 9104, 199.00) AS o4 \gset
+SELECT request_refund(:o4, 'refund_only', 'no_reason') AS c4 \gset
+SELECT r.aftersale_id = :c4 AS of_case, r.amount, r.refund_no = 'CO' || :o4 || '-' || r.refund_id AS refund_no_ok,
+       r.state, r.payment_ref, r.error, r.created_at, r.settled_at
+FROM refunds r WHERE r.order_id = :o4;
+SELECT refund_no AS r4 FROM refunds WHERE order_id = :o4 \gset
+SELECT refund_failed(:'r4', 'bank account closed');
+SELECT err($$SELECT customorder.refund_failed('$$ || :'r4' || $$', NULL)$$);
+SELECT err($$SELECT customorder.refund_succeeded('$$ || :'r4' || $$', 'PAY-1')$$);
+SELECT retry_refund(:'r4');
+SELECT err($$SELECT customorder.retry_refund('$$ || :'r4' || $$')$$);
+SELECT refund_succeeded(:'r4', 'PAY-1');
+SELECT refund_succeeded(:'r4', 'PAY-1') AS same_ref_again;
+SELECT err($$SELECT customorder.refund_succeeded('$$ || :'r4' || $$', 'PAY-2')$$);
+SELECT err($$SELECT customorder.refund_failed('$$ || :'r4' || $$', 'late')$$);
+SELECT err($$SELECT customorder.retry_refund('$$ || :'r4' || $$')$$);
+SELECT err($$SELECT customorder.refund_succeeded('CO0-0', 'PAY-1')$$);
+SELECT err($$SELECT customorder.refund_succeeded(NULL, 'PAY-1')$$);
+SELECT n, machine, action, from_state, to_state, actor, detail
+FROM pg_temp.ev(:o4) WHERE machine = 'refund';
+-- raw writes are judged by the refund machine
+SELECT err($$UPDATE customorder.refunds SET state = 'pending' WHERE order_id = $$ || :o4);
+SELECT err($$UPDATE customorder.refunds SET amount = 1 WHERE order_id = $$ || :o4);
+SELECT err($$DELETE FROM customorder.refunds WHERE order_id = $$ || :o4);
+SELECT err($$INSERT INTO customorder.refunds (order_id, aftersale_id, amount, created_at) VALUES ($$ || :o4 || ', ' || :c4 || $$, 1, now())$$);
+-- a failed refund still counts in refunded_amount; refund_status
+SELECT refund_failed(refund_no, 'timeout') FROM refunds WHERE order_id = :o1;
+SELECT o.refunded_amount, (SELECT sum(amount) FROM refunds r WHERE r.order_id = o.order_id) AS refunds
+FROM orders o WHERE o.order_id = :o1;
+SELECT refund_no LIKE 'CO%' AS refund_no, amount, state, created_at, settled_at
+FROM refund_status(:o1);
+
+--
+-- V2: history, and H6 for histories and refund status
+--
+SELECT count(*) = (SELECT count(*) FROM events WHERE order_id = :o1) AS all_events
+FROM history(:o1);
+SET ROLE regress_ev_buyer;
+SET customorder.buyer_id = 9101;
+SELECT count(*) > 0 AS own_history FROM customorder.history(:o1);
+SELECT count(*) > 0 AS own_events_visible FROM customorder.events WHERE order_id = :o1;
+SELECT count(*) AS others_events_visible FROM customorder.events WHERE order_id = :o2;
+SELECT err('SELECT customorder.history(' || :o2 || ')');
+SELECT err('SELECT customorder.history(999999)');
+SELECT err('SELECT customorder.refund_status(' || :o2 || ')');
+SELECT err('SELECT customorder.claim_events(''regress_app'')');
+RESET customorder.buyer_id;
+RESET ROLE;
+SET ROLE regress_ev_platform;
+SELECT err('SELECT customorder.history(999999)');
+SELECT err('SELECT customorder.history(NULL)');
+RESET ROLE;
+
+--
+-- V3: the outbox: each claim hands out the head of an order's undelivered
+-- events, leased; ack delivers
+--
+SELECT count(*) AS undelivered FROM deliveries WHERE consumer = 'regress_app' \gset
+SELECT :undelivered > 0 AS some_undelivered;
+SELECT count(DISTINCT order_id) AS orders FROM deliveries WHERE consumer = 'regress_app' \gset
+SELECT count(*) = :orders AS one_per_order,
+       count(DISTINCT order_id) = :orders AS every_order
+FROM claim_events('regress_app', 1000);
+SELECT count(*) AS while_leased FROM claim_events('regress_app', 1000);
+-- the lease runs out: delivered again
+SET customorder.clock = '2024-08-05 14:02:00-07';
+SELECT count(*) = :orders AS redelivered FROM claim_events('regress_app', 1000);
+-- ack everything, one claim at a time, in order per order
+CREATE TEMP TABLE got (order_id bigint, event_id bigint, k serial);
+DO $$
+DECLARE
+    ids bigint[];
+BEGIN
+    LOOP
+        PERFORM set_config('customorder.clock',
+                           (customorder.now() + interval '2 minutes')::text, false);
+        WITH c AS (SELECT * FROM customorder.claim_events('regress_app', 1000))
+        INSERT INTO got (order_id, event_id) SELECT order_id, event_id FROM c;
+        SELECT array_agg(g.event_id) INTO ids FROM got g
+        WHERE NOT EXISTS (SELECT 1 FROM customorder.deliveries d
+                          WHERE d.consumer = 'regress_app' AND d.event_id = g.event_id) IS NOT TRUE;
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM customorder.deliveries WHERE consumer = 'regress_app');
+        PERFORM customorder.ack_events('regress_app', array_agg(event_id)) FROM got;
+    END LOOP;
+END $$;
+SELECT count(DISTINCT event_id) = :undelivered AS all_delivered FROM got;
+-- per order, first deliveries come in event order
+SELECT count(*) AS out_of_order FROM (
+    SELECT order_id, event_id, lag(event_id) OVER (PARTITION BY order_id ORDER BY min(k)) AS prev
+    FROM got GROUP BY order_id, event_id) s WHERE event_id < prev;
+SELECT err('SELECT customorder.claim_events(''nobody'')');
+SELECT err('SELECT customorder.ack_events(''nobody'', ''{1}'')');
+SELECT err('SELECT customorder.claim_events(''regress_app'', 0)');
+SELECT err('SELECT customorder.register_consumer('''')');
+
+--
+-- V5: verify(order_id) checks one order, through the order's keys
+--
+SELECT * FROM verify(:o1);
+SELECT invariant, count(*) FROM verify() GROUP BY invariant ORDER BY invariant;
+SELECT err('SELECT customorder.verify(999999::bigint)');
+SET ROLE regress_ev_merchant;
+SET customorder.shop_id = 1;
+SELECT err('SELECT customorder.verify(' || :o2 || '::bigint)');
+RESET customorder.shop_id;
+RESET ROLE;
+BEGIN;
+ALTER TABLE refunds DISABLE TRIGGER refunds_guard;
+UPDATE refunds SET amount = amount - 1, state = 'succeeded' WHERE order_id = :o1;
+SELECT invariant, order_id = :o1 AS o1, regexp_replace(detail, '(CO)?[0-9]{5,}(-[0-9]+)?', '#', 'g') AS detail
+FROM verify(:o1);
+ROLLBACK;
+
+RESET customorder.clock;
