@@ -32,7 +32,7 @@ DATA = sql/customorder--1.0.sql sql/customorder--1.1.sql \
 PGFILEDESC = "customorder - workflow of fully customized goods"
 
 # pg_regress: one file per rule group, inputs in sql/, outputs in expected/
-REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify hardening_H bound_H5 deadlines
+REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify hardening_H bound_H5 returns_R arbitration_P deadlines
 REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 
 # pg_isolation_regress: concurrency specs in test/isolation/specs/, outputs in

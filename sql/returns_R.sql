@@ -2,14 +2,24 @@
 -- returns_R: return and refund after shipment (rules R1-R5, SPEC section 8;
 -- the buyer_return and merchant_receipt deadlines of section 7)
 --
--- Uses err(), err_full(), items() from setup.sql and as_actor() and the
--- roles of roles_tenancy.sql.  Ids start at 50001.
+-- Uses err(), err_full(), items() from setup.sql and as_actor() from roles_tenancy.sql;
+-- its own roles regress_rt_*, dropped at the end.  Ids start at 50001.
 --
 \set SHOW_CONTEXT never
 SET search_path = customorder, public;
 SELECT setval(pg_get_serial_sequence('customorder.orders', 'order_id'), 50000) IS NOT NULL AS ok,
        setval(pg_get_serial_sequence('customorder.aftersales', 'aftersale_id'), 50000) IS NOT NULL AS ok,
        setval(pg_get_serial_sequence('customorder.evidence_bundles', 'bundle_id'), 50000) IS NOT NULL AS ok;
+
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_rt_platform, regress_rt_merchant, regress_rt_buyer;
+RESET client_min_messages;
+CREATE ROLE regress_rt_platform;
+CREATE ROLE regress_rt_merchant;
+CREATE ROLE regress_rt_buyer;
+SELECT customorder.grant_platform('regress_rt_platform'),
+       customorder.grant_merchant('regress_rt_merchant'),
+       customorder.grant_buyer('regress_rt_buyer');
 
 CREATE FUNCTION pg_temp.kase(id bigint,
     OUT state customorder.aftersale_state, OUT refund_amount numeric,
@@ -73,13 +83,13 @@ SELECT err(format('SELECT ship_return(%s, NULL)', :c1));
 SELECT err(format('SELECT ship_return(%s, %L)', :c1, ''));
 SELECT err(format('SELECT ship_return(%s, %L)', :c1, 'bad number!'));
 SELECT err(format('SELECT ship_return(%s, %L)', 0, 'RET-1'));
-SELECT as_actor('regress_co_merchant', shop('r-shop'), NULL,
+SELECT as_actor('regress_rt_merchant', shop('r-shop'), NULL,
                 format('SELECT customorder.ship_return(%s, %L)', :c1, 'RET-1'));
-SELECT as_actor('regress_co_buyer', NULL, 802,
+SELECT as_actor('regress_rt_buyer', NULL, 802,
                 format('SELECT customorder.ship_return(%s, %L)', :c1, 'RET-1'));
 SELECT err(format('UPDATE aftersales SET return_shipped_at = now() WHERE aftersale_id = %s', :c1));
 SET customorder.clock = '2024-09-03 10:00:00-07';
-SELECT as_actor('regress_co_buyer', NULL, 801,
+SELECT as_actor('regress_rt_buyer', NULL, 801,
                 format('SELECT customorder.ship_return(%s, %L)', :c1, 'RET-1'));
 SELECT * FROM pg_temp.kase(:c1);
 SELECT deadline, party, due_at, on_expiry, passed FROM deadlines(:o1);
@@ -90,9 +100,9 @@ SELECT err(format('SELECT ship_return(%s, %L)', :c1, 'RET-2'));
 --
 -- R3: confirm_return, merchant only: all that is refundable, order refunded
 --
-SELECT as_actor('regress_co_buyer', NULL, 801,
+SELECT as_actor('regress_rt_buyer', NULL, 801,
                 format('SELECT customorder.confirm_return(%s)', :c1));
-SELECT as_actor('regress_co_merchant', shop('r-shop'), NULL,
+SELECT as_actor('regress_rt_merchant', shop('r-shop'), NULL,
                 format('SELECT customorder.confirm_return(%s)', :c1));
 SELECT * FROM pg_temp.kase(:c1);
 SELECT * FROM pg_temp.money(:o1);
@@ -107,7 +117,7 @@ SELECT err(format('SELECT refuse_return(%s, NULL, %L)', :c2, items(1, 0, 'r2a'))
 SELECT err(format('SELECT refuse_return(%s, %L, %L)', :c2, 'no_reason', items(1, 0, 'r2b')));
 SELECT err(format('SELECT refuse_return(%s, %L, %L)', :c2, 'damaged', '[]'));
 SELECT err(format('SELECT refuse_return(%s, %L, %L)', :c2, 'damaged', items(11, 0, 'r2c')));
-SELECT as_actor('regress_co_buyer', NULL, 801,
+SELECT as_actor('regress_rt_buyer', NULL, 801,
                 format('SELECT customorder.refuse_return(%s, %L, %L)', :c2, 'damaged', items(1, 0, 'r2d')));
 SELECT refuse_return(:c2, 'damaged', items(2, 1, 'r2e'));
 SELECT * FROM pg_temp.kase(:c2);
@@ -146,18 +156,45 @@ SELECT request_refund(:o5, 'return_refund', 'quality') AS c5 \gset
 SELECT agree_refund(:c5);
 SET customorder.clock = '2024-09-20 10:00:00-07';
 SELECT deadline, party, on_expiry, passed FROM deadlines(:o5);
-SELECT err(format('SELECT ship_return(%s, %L)', :c5, 'RET-5'));
+-- T2: the buyer is refused once buyer_return passed
+SELECT as_actor('regress_rt_buyer', NULL, 801,
+                format('SELECT customorder.ship_return(%s, %L)', :c5, 'RET-5'));
 SELECT run_due() >= 1 AS applied;
 SELECT * FROM pg_temp.kase(:c5);
 SELECT * FROM pg_temp.money(:o5);
 SELECT request_refund(:o5, 'return_refund', 'quality') AS c5b \gset
 SELECT agree_refund(:c5b), ship_return(:c5b, 'RET-5B');
 SET customorder.clock = '2024-10-01 10:00:00-07';
-SELECT as_actor('regress_co_merchant', shop('r-shop'), NULL,
+SELECT as_actor('regress_rt_merchant', shop('r-shop'), NULL,
                 format('SELECT customorder.refuse_return(%s, %L, %L)', :c5b, 'damaged', items(1, 0, 'r5')));
 SELECT run_due() >= 1 AS applied;
 SELECT * FROM pg_temp.kase(:c5b);
 SELECT * FROM pg_temp.money(:o5);
 
+
+--
+-- SPEC 5: agree_refund works in every open state: once a return is under
+-- way the merchant may give up the goods and refund all at once
+--
+SELECT place_order(prod('r-lenses'), 801, 1000.00) AS o6 \gset
+SELECT place_order(prod('r-lenses'), 801, 1000.00) AS o7 \gset
+SET customorder.clock = '2024-10-01 12:00:00-07';
+SELECT start_customization(o), ship(o, 'SF-R-' || o)
+FROM unnest(ARRAY[:o6, :o7]::bigint[]) o;
+SELECT request_refund(:o6, 'return_refund', 'quality') AS c6 \gset
+SELECT agree_refund(:c6) AS first, agree_refund(:c6) AS again;
+SELECT * FROM pg_temp.kase(:c6);
+SELECT * FROM pg_temp.money(:o6);
+SELECT request_refund(:o7, 'return_refund', 'quality') AS c7 \gset
+SELECT agree_refund(:c7), ship_return(:c7, 'RET-7');
+SELECT as_actor('regress_rt_merchant', shop('r-shop'), NULL,
+                format('SELECT customorder.agree_refund(%s)', :c7));
+SELECT * FROM pg_temp.kase(:c7);
+SELECT * FROM pg_temp.money(:o7);
+
 SELECT * FROM verify();
 RESET customorder.clock;
+
+-- clean up the cluster-wide roles
+DROP OWNED BY regress_rt_platform, regress_rt_merchant, regress_rt_buyer;
+DROP ROLE regress_rt_platform, regress_rt_merchant, regress_rt_buyer;

@@ -79,7 +79,8 @@ static const CaseButton case_buttons[] = {
 	/* P3: amount 0 upholds, and is written as no refund */
 	{"arbitrate", ACT_ARBITRATE, CO_WHO_PLATFORM, 2,
 	{CC_REFUND_AMOUNT, CC_ARBITRATION_NOTE}, {NUMERICOID, TEXTOID},
-	"refund_amount = pg_catalog.nullif($3, 0::pg_catalog.numeric), arbitration_note = $4"},
+	"refund_amount = CASE WHEN $3 OPERATOR(pg_catalog.=) 0::pg_catalog.numeric "
+	"THEN NULL ELSE $3 END, arbitration_note = $4"},
 	/* 1.0's accept_refund_amount(aftersale_id), for a 1.0 database (U2) */
 	{"accept_refund_amount", ACT_ACCEPT_AMOUNT, CO_WHO_BUYER, 0, {0}, {0},
 	"refund_amount = a.proposed_amount"},
@@ -370,8 +371,9 @@ press_with_bundle(FunctionCallInfo fcinfo, CoAction action, int items_argno)
 	}
 	if (b->nargs > 0)
 		args[b->nargs - 1] = Int64GetDatum(bundle_id);
-	return state_text(press(b, CASE_ID(&kase), ORD_ID(&order), args,
-							argnull));
+	/* the kept plan is the table's button's, never the party's copy */
+	return state_text(press(button(action), CASE_ID(&kase), ORD_ID(&order),
+							args, argnull));
 }
 
 /* continue_reject(aftersale_id, reason, items): 继续驳回 (A1.2, A2.3) */

@@ -174,6 +174,18 @@ guard_agree(const CoGuardCtx *ctx)
 	return check_full_refund(ctx, "agree_refund", "rule A1.1, A2.1");
 }
 
+/*
+ * SPEC §5: agree_refund works in every open case state.  Once a return is
+ * under way (awaiting_return, return_shipped) or the platform arbitrates,
+ * agreeing is the merchant giving up the goods (or conceding): all that is
+ * still refundable, at once.
+ */
+static CoRefusal *
+guard_agree_now(const CoGuardCtx *ctx)
+{
+	return check_full_refund(ctx, "agree_refund", "rule A1.1, A2.1, SPEC 5");
+}
+
 /* R1: a return_refund after shipment waits for the goods; no money yet */
 static CoRefusal *
 guard_agree_return(const CoGuardCtx *ctx)
@@ -929,6 +941,9 @@ static const CoTransition case_transitions[] = {
 	ROW(ARBITRATION, ARBITRATE, UPHELD, guard_uphold,
 		B(ARBITRATION_NOTE), CLOSED_AT, NULL, STOPS,
 		"P3 H8: note required; amount 0 upholds the rejection (final)"),
+	LATER_OPEN_ROWS(AGREE_REFUND, REFUNDED, guard_agree_now, B(REFUND_AMOUNT),
+					CLOSED_AT, fill_full_refund, STOPS,
+					"A1.1 A2.1 (SPEC 5: every open state): the merchant gives up the return or concedes; refund all that is still refundable at once, the order goes to refunded"),
 };
 
 /* No row leaves the case's state by this action (or to this state) */
