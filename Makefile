@@ -35,12 +35,12 @@ DATA = sql/customorder--1.0.sql sql/customorder--1.1.sql \
 PGFILEDESC = "customorder - workflow of fully customized goods"
 
 # pg_regress: one file per rule group, inputs in sql/, outputs in expected/
-REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify hardening_H bound_H5 deadlines events_V
+REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify hardening_H bound_H5 returns_R arbitration_P events_V deadlines
 REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 
 # pg_isolation_regress: concurrency specs in test/isolation/specs/, outputs in
 # test/isolation/expected/ (PGXS runs them after REGRESS in `make installcheck`)
-ISOLATION = evidence_E4 refunds_F7 start_vs_cancel_S2F2 agree_vs_insist_ship_A1 partial_refunds_F7 review_vs_cancel_S5F2 stamps_H1H2 pay_no_H3 stale_score_H9 run_due_T3 outbox_claimers_V3 outbox_lease_V3 outbox_order_V3
+ISOLATION = evidence_E4 refunds_F7 start_vs_cancel_S2F2 agree_vs_insist_ship_A1 partial_refunds_F7 review_vs_cancel_S5F2 stamps_H1H2 pay_no_H3 stale_score_H9 run_due_T3 confirm_vs_withdraw_R arbitrate_vs_refund_P3 escalate_vs_request_F7 outbox_claimers_V3 outbox_lease_V3 outbox_order_V3
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=customorder
 
 # TAP tests (PostgreSQL::Test::Cluster) in test/t/.  initdb refuses root, so

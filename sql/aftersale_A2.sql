@@ -69,6 +69,8 @@ SELECT * FROM refund_eligibility(:o_agree);
 SELECT request_refund(:o_agree, 'return_refund', 'quality') AS c_agree \gset
 SELECT button, label, enabled, why_disabled FROM order_buttons(:o_agree);
 SELECT agree_refund(:c_agree);
+-- R1-R3: a return_refund after shipment refunds once the goods are back
+SELECT ship_return(:c_agree, 'RET-A2-1'), confirm_return(:c_agree);
 SELECT * FROM pg_temp.kase(:c_agree);
 SELECT * FROM pg_temp.money(:o_agree);
 
@@ -268,6 +270,7 @@ SELECT * FROM pg_temp.money(:o_withdraw);
 SELECT request_refund(:o_withdraw, 'return_refund', 'wrong_quantity') AS c \gset
 SELECT insist_reject(:c), communicate(:c, 'invite_evidence') IS NOT NULL AS sent;
 SELECT agree_refund(:c);
+SELECT ship_return(:c, 'RET-A2-2'), confirm_return(:c);
 SELECT * FROM pg_temp.kase(:c);
 SELECT * FROM pg_temp.money(:o_withdraw);
 

@@ -98,6 +98,8 @@ SET customorder.clock = '2024-08-20 10:00:00-07';
 SELECT err(format('SELECT insist_reject(%s)', :c_within));
 SELECT * FROM pg_temp.kase(:c_within);
 SELECT agree_refund(:c_within);
+-- R5: it refunds only on receipt (R1-R3)
+SELECT ship_return(:c_within, 'RET-F6-1'), confirm_return(:c_within);
 SELECT * FROM pg_temp.kase(:c_within);
 SELECT * FROM pg_temp.money(:o_within);
 

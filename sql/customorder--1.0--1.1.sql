@@ -28,6 +28,7 @@
  *   due_at of the cases waiting on a party is filled from their 1.0
  *   stamps with the default periods (U1); deadlines already passed are
  *   applied by the first run_due().
+ * - returns (§8) and platform arbitration (§9): see the end of this file.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -537,6 +538,88 @@ BEGIN
                               'customorder.retry_refund(text)'::pg_catalog.regprocedure,
                               'customorder.refund_status(bigint)'::pg_catalog.regprocedure,
                               'customorder.verify(bigint)'::pg_catalog.regprocedure)
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
+                                  r.function, r.role);
+    END LOOP;
+END $$;
+
+-- Returns (SPEC §8) and platform arbitration (§9).  The open states are
+-- inserted before refunded, so that the open states stay one range of the
+-- enum: aftersales_one_open_case's predicate can then name only labels 1.0
+-- has (a label added in this transaction cannot be used by it yet).
+ALTER TYPE customorder.aftersale_state ADD VALUE 'awaiting_return' BEFORE 'refunded';
+ALTER TYPE customorder.aftersale_state ADD VALUE 'return_shipped' BEFORE 'refunded';
+ALTER TYPE customorder.aftersale_state ADD VALUE 'arbitration' BEFORE 'refunded';
+ALTER TYPE customorder.aftersale_state ADD VALUE 'upheld';
+
+DROP INDEX customorder.aftersales_one_open_case;
+CREATE UNIQUE INDEX aftersales_one_open_case
+    ON customorder.aftersales (order_id)
+    WHERE state > 'instant_refunded' AND state < 'refunded';
+
+ALTER TABLE customorder.aftersales
+    ADD COLUMN return_tracking_no text,
+    ADD COLUMN return_shipped_at timestamptz,
+    ADD COLUMN escalated_at timestamptz,
+    ADD COLUMN escalation_note text,
+    ADD COLUMN arbitration_note text;
+
+ALTER TABLE customorder.evidence_bundles
+    DROP CONSTRAINT evidence_bundles_purpose_check,
+    ADD CONSTRAINT evidence_bundles_purpose_check
+        CHECK (purpose IN ('production', 'rejection_proof',
+                           'logistics_proof', 'buyer_supplement',
+                           'return_proof', 'arbitration_merchant',
+                           'arbitration_buyer'));
+
+CREATE FUNCTION customorder.ship_return(aftersale_id bigint, tracking_no text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_ship_return' LANGUAGE C;
+CREATE FUNCTION customorder.confirm_return(aftersale_id bigint)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_confirm_return' LANGUAGE C;
+CREATE FUNCTION customorder.refuse_return(aftersale_id bigint, reason text, items jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_refuse_return' LANGUAGE C;
+CREATE FUNCTION customorder.escalate(aftersale_id bigint, note text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_escalate' LANGUAGE C;
+CREATE FUNCTION customorder.submit_arbitration_evidence(aftersale_id bigint, items jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_submit_arbitration_evidence' LANGUAGE C;
+CREATE FUNCTION customorder.arbitrate(aftersale_id bigint, refund_amount numeric, note text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_arbitrate' LANGUAGE C;
+
+INSERT INTO customorder.actor_functions (kind, function) VALUES
+    ('platform', 'customorder.arbitrate(bigint,numeric,text)'),
+    ('merchant', 'customorder.confirm_return(bigint)'),
+    ('merchant', 'customorder.refuse_return(bigint,text,jsonb)'),
+    ('merchant', 'customorder.submit_arbitration_evidence(bigint,jsonb)'),
+    ('buyer', 'customorder.ship_return(bigint,text)'),
+    ('buyer', 'customorder.escalate(bigint,text)'),
+    ('buyer', 'customorder.submit_arbitration_evidence(bigint,jsonb)');
+
+-- run as the extension's owner, executed by their actors only; the roles
+-- 1.0 made actors get the new functions of their kind
+DO $$
+DECLARE
+    fns pg_catalog.regprocedure[] := ARRAY[
+        'customorder.ship_return(bigint,text)',
+        'customorder.confirm_return(bigint)',
+        'customorder.refuse_return(bigint,text,jsonb)',
+        'customorder.escalate(bigint,text)',
+        'customorder.submit_arbitration_evidence(bigint,jsonb)',
+        'customorder.arbitrate(bigint,numeric,text)']::pg_catalog.regprocedure[];
+    fn pg_catalog.regprocedure;
+    r record;
+BEGIN
+    FOREACH fn IN ARRAY fns
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', fn);
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
+    END LOOP;
+    FOR r IN
+        SELECT DISTINCT a.role, f.function
+          FROM customorder.actors a
+          JOIN customorder.actor_functions f ON f.kind OPERATOR(pg_catalog.=) a.kind
+         WHERE f.function OPERATOR(pg_catalog.=) ANY (fns)
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
                                   r.function, r.role);

@@ -12,6 +12,11 @@
  * - deadlines (SPEC §7): the periods in categories, aftersales.due_at,
  *   orders.late_at and late_refund_instant, case state lapsed, run_due()
  *   and deadlines().
+ * - returns (§8) and platform arbitration (§9): case states awaiting_return,
+ *   return_shipped, arbitration (open) and upheld; the return and
+ *   arbitration columns of aftersales; the bundle purposes return_proof,
+ *   arbitration_merchant, arbitration_buyer; ship_return, confirm_return,
+ *   refuse_return, escalate, submit_arbitration_evidence, arbitrate.
  */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
@@ -26,10 +31,14 @@ CREATE TYPE customorder.order_state AS ENUM (
     'shipped', 'signed', 'cancelled', 'refunded'
 );
 
+-- The open states are one range, requested to arbitration (1.1 inserts
+-- the return and arbitration states before refunded, as the upgrade does):
+-- aftersales_one_open_case's predicate names only labels 1.0 has.
 CREATE TYPE customorder.aftersale_state AS ENUM (
     'instant_refunded', 'requested', 'rejecting', 'communicating',
-    'negotiating', 'awaiting_buyer_evidence', 'refunded', 'rejected',
-    'closed_by_shipment', 'withdrawn', 'lapsed'
+    'negotiating', 'awaiting_buyer_evidence', 'awaiting_return',
+    'return_shipped', 'arbitration', 'refunded', 'rejected',
+    'closed_by_shipment', 'withdrawn', 'lapsed', 'upheld'
 );
 
 -------------------------------------------------------------------------------
@@ -153,7 +162,9 @@ CREATE TABLE customorder.evidence_bundles (
     bundle_id bigint GENERATED ALWAYS AS IDENTITY,
     purpose text NOT NULL DEFAULT 'production'
         CHECK (purpose IN ('production', 'rejection_proof',
-                           'logistics_proof', 'buyer_supplement')),
+                           'logistics_proof', 'buyer_supplement',
+                           'return_proof', 'arbitration_merchant',
+                           'arbitration_buyer')),
     aftersale_id bigint,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     submitted_at timestamptz,
@@ -208,6 +219,12 @@ CREATE TABLE customorder.aftersales (
     closed_at timestamptz,
     -- T1: when the running deadline passes; NULL while no clock runs
     due_at timestamptz,
+    -- R2: the buyer's return shipment; P1, P3: platform arbitration
+    return_tracking_no text,
+    return_shipped_at timestamptz,
+    escalated_at timestamptz,
+    escalation_note text,
+    arbitration_note text,
     PRIMARY KEY (order_id, aftersale_id)
 ) WITH (fillfactor = 80);
 
@@ -221,8 +238,7 @@ CREATE INDEX aftersales_due ON customorder.aftersales (due_at);
 -- order's row lock; this index is the last line of defence)
 CREATE UNIQUE INDEX aftersales_one_open_case
     ON customorder.aftersales (order_id)
-    WHERE state IN ('requested', 'rejecting', 'communicating',
-                    'negotiating', 'awaiting_buyer_evidence');
+    WHERE state > 'instant_refunded' AND state < 'refunded';
 
 -- Default scripts the system sends when the merchant communicates first
 CREATE TABLE customorder.scripts (
@@ -406,6 +422,20 @@ CREATE FUNCTION customorder.decline_refund_amount(aftersale_id bigint) RETURNS t
 CREATE FUNCTION customorder.supplement_evidence(aftersale_id bigint, items jsonb)
     RETURNS text AS 'MODULE_PATHNAME', 'co_supplement_evidence' LANGUAGE C;
 
+-- Returns (R2-R4) and platform arbitration (P1-P3)
+CREATE FUNCTION customorder.ship_return(aftersale_id bigint, tracking_no text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_ship_return' LANGUAGE C;
+CREATE FUNCTION customorder.confirm_return(aftersale_id bigint)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_confirm_return' LANGUAGE C;
+CREATE FUNCTION customorder.refuse_return(aftersale_id bigint, reason text, items jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_refuse_return' LANGUAGE C;
+CREATE FUNCTION customorder.escalate(aftersale_id bigint, note text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_escalate' LANGUAGE C;
+CREATE FUNCTION customorder.submit_arbitration_evidence(aftersale_id bigint, items jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_submit_arbitration_evidence' LANGUAGE C;
+CREATE FUNCTION customorder.arbitrate(aftersale_id bigint, refund_amount numeric, note text)
+    RETURNS text AS 'MODULE_PATHNAME', 'co_arbitrate' LANGUAGE C;
+
 -------------------------------------------------------------------------------
 -- The default scripts the system sends when the merchant communicates first
 -- (the platform may edit them; situation not_shipped is scenario 1)
@@ -513,6 +543,13 @@ FROM (VALUES
     ('platform', 'customorder.order_buttons(bigint)'),
     ('platform', 'customorder.verify()'),
     ('platform', 'customorder.run_due(integer)'),
+    ('platform', 'customorder.arbitrate(bigint,numeric,text)'),
+    ('merchant', 'customorder.confirm_return(bigint)'),
+    ('merchant', 'customorder.refuse_return(bigint,text,jsonb)'),
+    ('merchant', 'customorder.submit_arbitration_evidence(bigint,jsonb)'),
+    ('buyer', 'customorder.ship_return(bigint,text)'),
+    ('buyer', 'customorder.escalate(bigint,text)'),
+    ('buyer', 'customorder.submit_arbitration_evidence(bigint,jsonb)'),
     ('merchant', 'customorder.start_customization(bigint)'),
     ('merchant', 'customorder.submit_custom_evidence(bigint,jsonb)'),
     ('merchant', 'customorder.ship(bigint,text)'),

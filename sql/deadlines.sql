@@ -10,6 +10,13 @@
 --
 \set SHOW_CONTEXT never
 SET search_path = customorder, public;
+-- run_due() applies the whole database's passed deadlines, oldest first:
+-- apply the other files' first (at a clock far beyond this file's), so
+-- what run_due(2) picks below is this file's own rows
+SET customorder.clock = '2100-01-01 00:00:00+00';
+SELECT run_due(100000) >= 0 AS drained;
+SELECT run_due() AS others_left;
+RESET customorder.clock;
 SELECT setval(pg_get_serial_sequence('customorder.orders', 'order_id'), 60000) IS NOT NULL AS ok,
        setval(pg_get_serial_sequence('customorder.aftersales', 'aftersale_id'), 60000) IS NOT NULL AS ok,
        setval(pg_get_serial_sequence('customorder.evidence_bundles', 'bundle_id'), 60000) IS NOT NULL AS ok;
@@ -112,15 +119,17 @@ RESET ROLE;
 --
 SET customorder.clock = '2025-03-13 10:00:00+00';
 SELECT order_id, deadline, due_at, passed FROM orders o, deadlines(o.order_id)
-WHERE o.order_id >= 60001 ORDER BY due_at;
+WHERE o.order_id >= 60001 ORDER BY due_at, order_id, deadline;
 SELECT run_due(0) AS none_at_all;
+-- the two oldest: c_resp's merchant_response (it agrees: the order is
+-- refunded, so its own ship_by is skipped), then 60004's ship_by (the tie
+-- at ship_by goes to the lower order id); 60005 waits
 SELECT run_due(2) AS applied;
 SELECT * FROM pg_temp.kase(:c_resp);
 SELECT order_id, late_at FROM orders WHERE order_id IN (:o_late, :o_strict) ORDER BY order_id;
 SELECT * FROM pg_temp.kase(:c_evid);
--- (the database holds the other files' cases too: their passed deadlines
--- are applied as well; this file checks its own rows below)
-SELECT run_due() > 0 AS applied;
+-- the rest: c_evid lapses, 60005 is late, c_nego's proposal is declined
+SELECT run_due() AS applied;
 SELECT run_due() AS nothing_left;
 SELECT * FROM pg_temp.kase(:c_nego);
 SELECT * FROM deadlines(:o_nego);

@@ -178,6 +178,11 @@ SELECT as_actor('regress_co_buyer', NULL, 501,
     format('SELECT customorder.request_refund(%s, ''return_refund'', ''quality'')', :o1))::bigint AS c4 \gset
 SELECT pg_temp.press('agree_refund', format('SELECT customorder.agree_refund(%s)', :c4),
                      'regress_co_merchant', :shop_a, NULL, :shop_b, NULL);
+-- R2, R3: the buyer ships the goods back, the merchant confirms receipt
+SELECT pg_temp.press('ship_return', format('SELECT customorder.ship_return(%s, ''RT-RET-1'')', :c4),
+                     'regress_co_buyer', NULL, 501, NULL, 502);
+SELECT pg_temp.press('confirm_return', format('SELECT customorder.confirm_return(%s)', :c4),
+                     'regress_co_merchant', :shop_a, NULL, :shop_b, NULL);
 -- scenario 1 on o3: insist ship
 SELECT as_actor('regress_co_buyer', NULL, 501,
     format('SELECT customorder.request_refund(%s, ''refund_only'', ''no_reason'')', :o3))::bigint AS c5 \gset

@@ -28,6 +28,12 @@ PG_FUNCTION_INFO_V1(co_propose_refund_amount);
 PG_FUNCTION_INFO_V1(co_accept_refund_amount);
 PG_FUNCTION_INFO_V1(co_decline_refund_amount);
 PG_FUNCTION_INFO_V1(co_supplement_evidence);
+PG_FUNCTION_INFO_V1(co_ship_return);
+PG_FUNCTION_INFO_V1(co_confirm_return);
+PG_FUNCTION_INFO_V1(co_refuse_return);
+PG_FUNCTION_INFO_V1(co_escalate);
+PG_FUNCTION_INFO_V1(co_submit_arbitration_evidence);
+PG_FUNCTION_INFO_V1(co_arbitrate);
 
 /*
  * A case button: its action, who presses it, and the columns its arguments
@@ -61,6 +67,20 @@ static const CaseButton case_buttons[] = {
 	{"decline_refund_amount", ACT_DECLINE_AMOUNT, CO_WHO_BUYER, 0},
 	{"supplement_evidence", ACT_SUPPLEMENT_EVIDENCE, CO_WHO_BUYER, 1,
 	{CC_BUYER_BUNDLE_ID}, {INT8OID}},
+	{"ship_return", ACT_SHIP_RETURN, CO_WHO_BUYER, 1,
+	{CC_RETURN_TRACKING_NO}, {TEXTOID}},
+	{"confirm_return", ACT_CONFIRM_RETURN, CO_WHO_MERCHANT, 0},
+	{"refuse_return", ACT_REFUSE_RETURN, CO_WHO_MERCHANT, 2,
+	{CC_REJECT_REASON, CC_PROOF_BUNDLE_ID}, {TEXTOID, INT8OID}},
+	{"escalate", ACT_ESCALATE, CO_WHO_BUYER, 1,
+	{CC_ESCALATION_NOTE}, {TEXTOID}},
+	{"submit_arbitration_evidence", ACT_ARBITRATION_EVIDENCE,
+	CO_WHO_MERCHANT | CO_WHO_BUYER, 0},
+	/* P3: amount 0 upholds, and is written as no refund */
+	{"arbitrate", ACT_ARBITRATE, CO_WHO_PLATFORM, 2,
+	{CC_REFUND_AMOUNT, CC_ARBITRATION_NOTE}, {NUMERICOID, TEXTOID},
+	"refund_amount = CASE WHEN $3 OPERATOR(pg_catalog.=) 0::pg_catalog.numeric "
+	"THEN NULL ELSE $3 END, arbitration_note = $4"},
 	/* 1.0's accept_refund_amount(aftersale_id), for a 1.0 database (U2) */
 	{"accept_refund_amount", ACT_ACCEPT_AMOUNT, CO_WHO_BUYER, 0, {0}, {0},
 	"refund_amount = a.proposed_amount"},
@@ -87,8 +107,9 @@ button_plan(const CaseButton *b)
 		appendStringInfoString(&sql, "state = a.state");
 	for (i = 0; i < b->nargs; i++)
 	{
-		appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
-						 co_case_col_names[b->cols[i]], i + 3);
+		if (!b->set)
+			appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
+							 co_case_col_names[b->cols[i]], i + 3);
 		argtypes[i + 2] = b->types[i];
 	}
 	appendStringInfoString(&sql,
@@ -305,6 +326,7 @@ static Datum
 press_with_bundle(FunctionCallInfo fcinfo, CoAction action, int items_argno)
 {
 	const CaseButton *b = button(action);
+	CaseButton	party;
 	CaseRow		kase;
 	OrderRow	order;
 	const char *purpose;
@@ -314,10 +336,22 @@ press_with_bundle(FunctionCallInfo fcinfo, CoAction action, int items_argno)
 
 	co_require_arg(fcinfo, 0, b->name, "aftersale_id");
 	co_require_arg(fcinfo, items_argno, b->name, "items");
+	/* P2: the merchant when the session acts for a shop, else the buyer */
+	if (action == ACT_ARBITRATION_EVIDENCE)
+	{
+		party = *b;
+		party.who = co_acting_shop_id() != 0 ? CO_WHO_MERCHANT : CO_WHO_BUYER;
+		b = &party;
+	}
 	authorize_case(b, PG_GETARG_INT64(0));
 	co_case_fetch(PG_GETARG_INT64(0), b->name, true, &kase, &order);
 	if (action == ACT_SUPPLEMENT_EVIDENCE)
 		purpose = "buyer_supplement";
+	else if (action == ACT_REFUSE_RETURN)
+		purpose = "return_proof";
+	else if (action == ACT_ARBITRATION_EVIDENCE)
+		purpose = b->who == CO_WHO_MERCHANT ? "arbitration_merchant" :
+			"arbitration_buyer";
 	else if (co_order_shipped(&order))
 		purpose = "logistics_proof";
 	else
@@ -326,15 +360,20 @@ press_with_bundle(FunctionCallInfo fcinfo, CoAction action, int items_argno)
 								  kase.v[CC_AFTERSALE_ID], false,
 								  PG_GETARG_JSONB_P(items_argno), b->name);
 
-	/* continue_reject: (reason, bundle); supplement_evidence: (bundle) */
-	if (action == ACT_CONTINUE_REJECT)
+	/*
+	 * continue_reject, refuse_return: (reason, bundle); supplement_evidence:
+	 * (bundle); submit_arbitration_evidence: nothing (its guard counts).
+	 */
+	if (b->nargs == 2)
 	{
 		args[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 		argnull[0] = PG_ARGISNULL(1);
 	}
-	args[b->nargs - 1] = Int64GetDatum(bundle_id);
-	return state_text(press(b, CASE_ID(&kase), ORD_ID(&order), args,
-							argnull));
+	if (b->nargs > 0)
+		args[b->nargs - 1] = Int64GetDatum(bundle_id);
+	/* the kept plan is the table's button's, never the party's copy */
+	return state_text(press(button(action), CASE_ID(&kase), ORD_ID(&order),
+							args, argnull));
 }
 
 /* continue_reject(aftersale_id, reason, items): 继续驳回 (A1.2, A2.3) */
@@ -419,4 +458,72 @@ Datum
 co_decline_refund_amount(PG_FUNCTION_ARGS)
 {
 	return press_case_only(fcinfo, ACT_DECLINE_AMOUNT);
+}
+
+/* ship_return(aftersale_id, tracking_no): the buyer sends the goods back (R2) */
+Datum
+co_ship_return(PG_FUNCTION_ARGS)
+{
+	return press_one_arg(fcinfo, ACT_SHIP_RETURN, "tracking_no",
+						 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), true);
+}
+
+/* confirm_return(aftersale_id): the merchant has the goods back; refund (R3) */
+Datum
+co_confirm_return(PG_FUNCTION_ARGS)
+{
+	return press_case_only(fcinfo, ACT_CONFIRM_RETURN);
+}
+
+/* refuse_return(aftersale_id, reason, items): with a return proof (R4) */
+Datum
+co_refuse_return(PG_FUNCTION_ARGS)
+{
+	return press_with_bundle(fcinfo, ACT_REFUSE_RETURN, 2);
+}
+
+/* escalate(aftersale_id, note): 平台介入, the buyer asks the platform (P1) */
+Datum
+co_escalate(PG_FUNCTION_ARGS)
+{
+	return press_one_arg(fcinfo, ACT_ESCALATE, "note",
+						 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), false);
+}
+
+/* submit_arbitration_evidence(aftersale_id, items): either party (P2) */
+Datum
+co_submit_arbitration_evidence(PG_FUNCTION_ARGS)
+{
+	return press_with_bundle(fcinfo, ACT_ARBITRATION_EVIDENCE, 1);
+}
+
+/*
+ * arbitrate(aftersale_id, refund_amount, note): the platform's ruling (P3):
+ * 0 upholds the rejection, a positive amount is refunded.
+ */
+Datum
+co_arbitrate(PG_FUNCTION_ARGS)
+{
+	const char *name = "arbitrate";
+	Datum		args[2];
+	bool		argnull[2] = {false, false};
+
+	co_require_arg(fcinfo, 0, name, "aftersale_id");
+	co_require_arg(fcinfo, 1, name, "refund_amount");
+	co_require_arg(fcinfo, 2, name, "note");
+	args[0] = PG_GETARG_DATUM(1);
+	args[1] = PG_GETARG_DATUM(2);
+	co_check_money(args[0], name, "refund_amount", true);
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, args[0],
+										  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, args[0],
+										  DirectFunctionCall2(numeric_round, args[0],
+															  Int32GetDatum(2)))) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: refund_amount must be 0 or a positive amount with at most two decimals (rule P3)", name),
+				 errdetail("refund_amount is %s.", co_numeric_str(args[0])),
+				 errhint("Pass 0 to uphold the rejection, or the amount to refund.")));
+	return state_text(press(button(ACT_ARBITRATE), PG_GETARG_INT64(0), 0,
+							args, argnull));
 }

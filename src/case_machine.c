@@ -2,7 +2,8 @@
  *
  * case_machine.c
  *	  The after-sale case machine: its transition table, its guards and the
- *	  columns its presses compute (rules F2-F7, A1, A2, A3).  The case
+ *	  columns its presses compute (rules F2-F7, A1, A2, A3, returns R1-R5,
+ *	  platform arbitration P1-P3).  The case
  *	  trigger (case_trigger.c) runs it on every write.
  *
  *-------------------------------------------------------------------------
@@ -10,6 +11,7 @@
 #include "machines.h"
 
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
@@ -138,9 +140,9 @@ guard_withdraw(const CoGuardCtx *ctx)
 	return NULL;
 }
 
-/* A1.1 A2.1: all that is still refundable */
+/* A1.1 A2.1 R3: all that is still refundable */
 static CoRefusal *
-guard_agree(const CoGuardCtx *ctx)
+check_full_refund(const CoGuardCtx *ctx, const char *button, const char *rule)
 {
 	const CaseRow *n = ctx->new;
 
@@ -150,11 +152,52 @@ guard_agree(const CoGuardCtx *ctx)
 		DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_REFUND_AMOUNT],
 										  co_order_remaining(ctx->order))) != 0)
 		return co_refusal(ERRCODE_CHECK_VIOLATION,
-						  "agree_refund refunds all that is still refundable (rule A1.1, A2.1)",
+						  psprintf("%s refunds all that is still refundable (%s)", button, rule),
 						  psprintf("Order " INT64_FORMAT ": refundable %s, case refund_amount %s.",
 									ORD_ID(ctx->order), co_numeric_str(co_order_remaining(ctx->order)),
 									n->isnull[CC_REFUND_AMOUNT] ? "null" : co_numeric_str(n->v[CC_REFUND_AMOUNT])),
-						  "Call customorder.agree_refund(aftersale_id); a partial refund is negotiated with propose_refund_amount().");
+						  psprintf("Call customorder.%s(aftersale_id); a partial refund is negotiated with propose_refund_amount().", button));
+	return NULL;
+}
+
+/* A1.1 A2.1: at once, unless the goods must come back first (R1) */
+static CoRefusal *
+guard_agree(const CoGuardCtx *ctx)
+{
+	if (co_case_return_needed(ctx->old, ctx->order))
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "agree_refund on a return_refund after shipment waits for the goods (rule R1)",
+						  psprintf("Case " INT64_FORMAT " asks for a return_refund; order " INT64_FORMAT " is %s.",
+									CASE_ID(ctx->old), ORD_ID(ctx->order),
+									co_order_state_names[ctx->order->state]),
+						  "agree_refund() moves the case to awaiting_return; confirm_return() refunds once the goods are back.");
+	return check_full_refund(ctx, "agree_refund", "rule A1.1, A2.1");
+}
+
+/*
+ * SPEC §5: agree_refund works in every open case state.  Once a return is
+ * under way (awaiting_return, return_shipped) or the platform arbitrates,
+ * agreeing is the merchant giving up the goods (or conceding): all that is
+ * still refundable, at once.
+ */
+static CoRefusal *
+guard_agree_now(const CoGuardCtx *ctx)
+{
+	return check_full_refund(ctx, "agree_refund", "rule A1.1, A2.1, SPEC 5");
+}
+
+/* R1: a return_refund after shipment waits for the goods; no money yet */
+static CoRefusal *
+guard_agree_return(const CoGuardCtx *ctx)
+{
+	if (!co_case_return_needed(ctx->old, ctx->order))
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "agree_refund waits for a return only on a return_refund after shipment (rule R1)",
+						  psprintf("Case " INT64_FORMAT " asks for %s; order " INT64_FORMAT " is %s.",
+									CASE_ID(ctx->old),
+									ctx->old->kind >= 0 ? co_kind_names[ctx->old->kind] : "an unknown kind",
+									ORD_ID(ctx->order), co_order_state_names[ctx->order->state]),
+						  "agree_refund() refunds this case at once.");
 	return NULL;
 }
 
@@ -514,6 +557,239 @@ guard_supplement(const CoGuardCtx *ctx)
 }
 
 /* ----------------------------------------------------------------
+ *		Returns (R) and platform arbitration (P)
+ * ----------------------------------------------------------------
+ */
+
+/* H8: free text of at most 500 characters; "required" refuses NULL */
+static CoRefusal *
+check_note(const CoGuardCtx *ctx, CaseCol col, const char *button,
+		   const char *rule, bool required)
+{
+	int			chars;
+
+	if (ctx->new->isnull[col])
+		return required ?
+			co_refusal(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   psprintf("%s needs a note (%s)", button, rule),
+					   NULL, "Say why, in at most 500 characters.") : NULL;
+	chars = pg_mbstrlen(TextDatumGetCString(ctx->new->v[col]));
+	if (chars > CO_MAX_NOTE_CHARS)
+		return co_refusal(ERRCODE_INVALID_PARAMETER_VALUE,
+						  psprintf("%s: the note must have at most %d characters (rule H8)",
+								   button, CO_MAX_NOTE_CHARS),
+						  psprintf("The note has %d characters.", chars),
+						  "Shorten the note.");
+	return NULL;
+}
+
+/* R2: the buyer ships the goods back with a tracking number (H8) */
+static CoRefusal *
+guard_ship_return(const CoGuardCtx *ctx)
+{
+	const CaseRow *n = ctx->new;
+
+	if (ctx->probe)
+		return NULL;
+	return co_tracking_refusal("ship_return", " (rule R2)",
+							   n->isnull[CC_RETURN_TRACKING_NO],
+							   n->v[CC_RETURN_TRACKING_NO], NULL, NULL);
+}
+
+/* R3: receipt confirmed; all that is still refundable */
+static CoRefusal *
+guard_confirm_return(const CoGuardCtx *ctx)
+{
+	return check_full_refund(ctx, "confirm_return", "rule R3");
+}
+
+/* R3, R4: the merchant answers a return only once it has shipped */
+static CoRefusal *
+check_return_not_shipped(const CoGuardCtx *ctx, const char *button,
+						 const char *rule)
+{
+	return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+					  psprintf("%s: the buyer has not shipped the return yet (rule %s)",
+							   button, rule),
+					  psprintf("Case " INT64_FORMAT " of order " INT64_FORMAT " is awaiting_return.",
+							   CASE_ID(ctx->old), ORD_ID(ctx->order)),
+					  "Wait for ship_return(); if the buyer does not ship, the case lapses (buyer_return).");
+}
+
+static CoRefusal *
+guard_confirm_not_shipped(const CoGuardCtx *ctx)
+{
+	return check_return_not_shipped(ctx, "confirm_return", "R3");
+}
+
+static CoRefusal *
+guard_refuse_not_shipped(const CoGuardCtx *ctx)
+{
+	return check_return_not_shipped(ctx, "refuse_return", "R4");
+}
+
+/* R4: a reason of three and a return proof bundle of this case */
+static CoRefusal *
+guard_refuse_return(const CoGuardCtx *ctx)
+{
+	const CaseRow *n = ctx->new;
+	char	   *reason;
+
+	if (ctx->probe)
+		return NULL;
+	if (n->isnull[CC_REJECT_REASON])
+		return co_refusal(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						  "refuse_return needs a reason (rule R4)",
+						  NULL, "Pass not_received, wrong_item or damaged.");
+	reason = TextDatumGetCString(n->v[CC_REJECT_REASON]);
+	if (strcmp(reason, "not_received") != 0 && strcmp(reason, "wrong_item") != 0 &&
+		strcmp(reason, "damaged") != 0)
+		return co_refusal(ERRCODE_INVALID_PARAMETER_VALUE,
+						  psprintf("refuse_return: unknown reason \"%s\" (rule R4)", reason),
+						  NULL, "Pass not_received, wrong_item or damaged.");
+	if (case_bundle_images(ctx, CC_PROOF_BUNDLE_ID, "return_proof") < 0)
+		return co_refusal(ERRCODE_CHECK_VIOLATION,
+						  "refuse_return needs a return proof bundle (rule R4)",
+						  "The case names no submitted return_proof bundle.",
+						  "Pass photos or videos of what came back as items to refuse_return().");
+	return NULL;
+}
+
+/*
+ * P1: a rejected case, inside its escalation window, once; it becomes the
+ * order's open case again (F7: no other may be open).
+ */
+static CoRefusal *
+guard_escalate(const CoGuardCtx *ctx)
+{
+	const CaseRow *c = ctx->old;
+	const OrderRow *o = ctx->order;
+	TimestampTz now = co_now();
+
+	if (!c->isnull[CC_ESCALATED_AT])
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "escalate: a case is escalated once (rule P1)",
+						  psprintf("Case " INT64_FORMAT " was escalated at %s.", CASE_ID(c),
+								   co_timestamptz_str(DatumGetTimestampTz(c->v[CC_ESCALATED_AT]))),
+						  "The platform's ruling is final.");
+	if (c->isnull[CC_DUE_AT] || DatumGetTimestampTz(c->v[CC_DUE_AT]) <= now)
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "escalate: the escalation_window has passed; the rejection is final (rules P1, T1)",
+						  c->isnull[CC_DUE_AT] ?
+						  psprintf("Case " INT64_FORMAT " is rejected and its escalation_window is closed.", CASE_ID(c)) :
+						  psprintf("Case " INT64_FORMAT ": escalation_window passed at %s; it is now %s.", CASE_ID(c),
+								   co_timestamptz_str(DatumGetTimestampTz(c->v[CC_DUE_AT])),
+								   co_timestamptz_str(now)),
+						  "A new request opens a new case.");
+	if (o->state == OS_CANCELLED || o->state == OS_REFUNDED)
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  psprintf("escalate: order is already %s", co_order_state_names[o->state]),
+						  psprintf("Order " INT64_FORMAT " has refunded %s of %s.", ORD_ID(o),
+								   co_numeric_str(o->v[OC_REFUNDED_AMOUNT]),
+								   co_numeric_str(o->v[OC_AMOUNT])),
+						  "Nothing is left to refund.");
+	if (!o->isnull[OC_OPEN_AFTERSALE_ID])
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "escalate: the order already has an open after-sale case (rules P1, F7)",
+						  psprintf("Order " INT64_FORMAT " has open case " INT64_FORMAT ".",
+								   ORD_ID(o), DatumGetInt64(o->v[OC_OPEN_AFTERSALE_ID])),
+						  "Wait for that case to close, or withdraw it, then escalate.");
+	if (ctx->probe)
+		return NULL;
+	return check_note(ctx, CC_ESCALATION_NOTE, "escalate", "rule P1", false);
+}
+
+/* P2: at most 3 arbitration bundles per party */
+static CoRefusal *
+guard_arbitration_evidence(const CoGuardCtx *ctx)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	char	   *purpose = NULL;
+	int64		count = 0;
+
+	if (ctx->probe)
+		return NULL;
+	co_connect();
+	plan = co_prepare(&plan,
+					  "SELECT b.purpose, pg_catalog.count(*) FROM customorder.evidence_bundles b "
+					  "WHERE b.order_id OPERATOR(pg_catalog.=) $1 "
+					  "AND b.aftersale_id OPERATOR(pg_catalog.=) $2 "
+					  "AND b.purpose OPERATOR(pg_catalog.=) ANY ('{arbitration_merchant,arbitration_buyer}'::pg_catalog.text[]) "
+					  "AND b.submitted_at IS NOT NULL "
+					  "GROUP BY b.purpose HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 3",
+					  2, argtypes);
+	values[0] = ctx->order->v[OC_ORDER_ID];
+	values[1] = ctx->old->v[CC_AFTERSALE_ID];
+	co_execute(plan, values, NULL, false, 1);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		purpose = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	co_finish();
+	if (purpose == NULL)
+		return NULL;
+	return co_refusal(ERRCODE_CHECK_VIOLATION,
+					  "submit_arbitration_evidence: at most 3 bundles per party (rule P2)",
+					  psprintf("Case " INT64_FORMAT " would hold " INT64_FORMAT " %s bundles.",
+							   CASE_ID(ctx->old), count, purpose),
+					  "Put everything into the bundles already submitted; a bundle holds up to 10 images and 3 videos.");
+}
+
+/* P3: the platform refunds 0 < amount <= what is still refundable */
+static CoRefusal *
+guard_arbitrate_refund(const CoGuardCtx *ctx)
+{
+	const CaseRow *n = ctx->new;
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	CoRefusal  *r = check_note(ctx, CC_ARBITRATION_NOTE, "arbitrate", "rule P3", true);
+
+	if (r || ctx->probe)
+		return r;
+	if (n->isnull[CC_REFUND_AMOUNT])
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "arbitrate: an amount of 0 upholds the rejection (rule P3)",
+						  NULL, "Pass a positive amount to refund.");
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_REFUND_AMOUNT], zero)) <= 0)
+		return co_refusal(ERRCODE_INVALID_PARAMETER_VALUE,
+						  "arbitrate: the amount must not be negative (rule P3)",
+						  psprintf("Amount %s.", co_numeric_str(n->v[CC_REFUND_AMOUNT])),
+						  "Pass 0 to uphold the rejection, or the amount to refund.");
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, n->v[CC_REFUND_AMOUNT],
+										  co_order_remaining(ctx->order))) > 0)
+		return co_refusal(ERRCODE_CHECK_VIOLATION,
+						  "arbitrate: the amount exceeds what is still refundable (rules P3, F7)",
+						  psprintf("Order " INT64_FORMAT ": paid %s, refunded %s, ruled %s.",
+									ORD_ID(ctx->order), co_numeric_str(ctx->order->v[OC_AMOUNT]),
+									co_numeric_str(ctx->order->v[OC_REFUNDED_AMOUNT]),
+									co_numeric_str(n->v[CC_REFUND_AMOUNT])),
+						  psprintf("Refund at most %s.", co_numeric_str(co_order_remaining(ctx->order))));
+	return NULL;
+}
+
+/* P3: an amount of 0 upholds the rejection; nothing is refunded */
+static CoRefusal *
+guard_uphold(const CoGuardCtx *ctx)
+{
+	CoRefusal  *r = check_note(ctx, CC_ARBITRATION_NOTE, "arbitrate", "rule P3", true);
+
+	if (r || ctx->probe)
+		return r;
+	if (!ctx->new->isnull[CC_REFUND_AMOUNT])
+		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "arbitrate: an upheld rejection refunds nothing (rule P3)",
+						  psprintf("Case refund_amount %s.",
+								   co_numeric_str(ctx->new->v[CC_REFUND_AMOUNT])),
+						  "Pass amount 0 to uphold.");
+	return NULL;
+}
+
+/* ----------------------------------------------------------------
  *		What a press computes
  * ----------------------------------------------------------------
  */
@@ -563,6 +839,11 @@ fill_no_proposal(const CoGuardCtx *ctx, CaseRow *row)
 	ROW_(COMMUNICATING, action, to, guard, may_change, stamp, fill, rule, clock), \
 	ROW_(NEGOTIATING, action, to, guard, may_change, stamp, fill, rule, clock), \
 	ROW_(AWAITING_BUYER_EVIDENCE, action, to, guard, may_change, stamp, fill, rule, clock)
+/* R5, A3: the return states and arbitration are open cases too */
+#define LATER_OPEN_ROWS(action, to, guard, may_change, stamp, fill, clock, rule) \
+	ROW_(AWAITING_RETURN, action, to, guard, may_change, stamp, fill, rule, clock), \
+	ROW_(RETURN_SHIPPED, action, to, guard, may_change, stamp, fill, rule, clock), \
+	ROW_(ARBITRATION, action, to, guard, may_change, stamp, fill, rule, clock)
 
 static const CoTransition case_transitions[] = {
 	ROW(NONE, REQUEST_REFUND, INSTANT_REFUNDED, guard_open_instant,
@@ -572,9 +853,14 @@ static const CoTransition case_transitions[] = {
 		"F3 F4 F7: customization in effect or shipped; no other open case"),
 	OPEN_ROWS(WITHDRAW, WITHDRAWN, guard_withdraw, 0, CLOSED_AT, NULL, STOPS,
 			  "A3: the buyer withdraws an open case"),
+	LATER_OPEN_ROWS(WITHDRAW, WITHDRAWN, guard_withdraw, 0, CLOSED_AT, NULL, STOPS,
+					"A3 R5: the buyer withdraws an open case"),
+	OPEN_ROWS(AGREE_REFUND, AWAITING_RETURN, guard_agree_return, 0, NONE,
+			  NULL, STARTS(BUYER_RETURN),
+			  "R1 R5: a return_refund after shipment waits for the goods; no money moves"),
 	OPEN_ROWS(AGREE_REFUND, REFUNDED, guard_agree, B(REFUND_AMOUNT), CLOSED_AT,
 			  fill_full_refund, STOPS,
-			  "A1.1 A2.1: refund all that is still refundable; the order goes to refunded"),
+			  "A1.1 A2.1 R1: refund all that is still refundable (not a return_refund after shipment); the order goes to refunded"),
 	ROW(REQUESTED, INSIST_REJECT, REJECTING, guard_insist_reject, 0, NONE, NULL, KEEPS,
 		"A1.2 A2.2 F6: not an ordinary order's 7-day no-reason return"),
 	ROW(REJECTING, COMMUNICATE, COMMUNICATING, guard_communicate,
@@ -625,6 +911,39 @@ static const CoTransition case_transitions[] = {
 	ROW(REJECTED, MAKE_FINAL, REJECTED, co_guard_deadline_passed,
 		0, NONE, NULL, STOPS,
 		"T3: escalation_window passed; the system makes the rejection final"),
+	ROW(AWAITING_RETURN, SHIP_RETURN, RETURN_SHIPPED, guard_ship_return,
+		B(RETURN_TRACKING_NO), RETURN_SHIPPED_AT, NULL, STARTS(MERCHANT_RECEIPT),
+		"R2 H8: the buyer ships the goods back with a tracking number"),
+	ROW(AWAITING_RETURN, LAPSE, LAPSED, co_guard_deadline_passed,
+		0, CLOSED_AT, NULL, STOPS,
+		"T3: buyer_return passed; the system closes the case"),
+	ROW(AWAITING_RETURN, CONFIRM_RETURN, REFUNDED, guard_confirm_not_shipped,
+		B(REFUND_AMOUNT), CLOSED_AT, fill_full_refund, STOPS,
+		"R3: grey until the return has shipped (always refused from awaiting_return)"),
+	ROW(AWAITING_RETURN, REFUSE_RETURN, REJECTED, guard_refuse_not_shipped,
+		B(REJECT_REASON) | B(PROOF_BUNDLE_ID), CLOSED_AT, NULL, STARTS(ESCALATION_WINDOW),
+		"R4: grey until the return has shipped (always refused from awaiting_return)"),
+	ROW(RETURN_SHIPPED, CONFIRM_RETURN, REFUNDED, guard_confirm_return,
+		B(REFUND_AMOUNT), CLOSED_AT, fill_full_refund, STOPS,
+		"R3 T3: receipt confirmed (by the merchant, or the system once merchant_receipt passed); refund all that is still refundable, the order goes to refunded"),
+	ROW(RETURN_SHIPPED, REFUSE_RETURN, REJECTED, guard_refuse_return,
+		B(REJECT_REASON) | B(PROOF_BUNDLE_ID), CLOSED_AT, NULL, STARTS(ESCALATION_WINDOW),
+		"R4: not_received, wrong_item or damaged, with a return_proof bundle; the buyer may escalate"),
+	ROW(REJECTED, ESCALATE, ARBITRATION, guard_escalate,
+		B(ESCALATION_NOTE), ESCALATED_AT, NULL, STOPS,
+		"P1 F7 H8: inside the escalation_window, once, no other open case; the case is open again"),
+	ROW(ARBITRATION, ARBITRATION_EVIDENCE, ARBITRATION, guard_arbitration_evidence,
+		0, NONE, NULL, KEEPS,
+		"P2: a submitted arbitration bundle of the merchant or the buyer, at most 3 per party"),
+	ROW(ARBITRATION, ARBITRATE, REFUNDED, guard_arbitrate_refund,
+		B(REFUND_AMOUNT) | B(ARBITRATION_NOTE), CLOSED_AT, NULL, STOPS,
+		"P3 F7 H8: note required; 0 < amount <= still refundable; all of it moves the order to refunded"),
+	ROW(ARBITRATION, ARBITRATE, UPHELD, guard_uphold,
+		B(ARBITRATION_NOTE), CLOSED_AT, NULL, STOPS,
+		"P3 H8: note required; amount 0 upholds the rejection (final)"),
+	LATER_OPEN_ROWS(AGREE_REFUND, REFUNDED, guard_agree_now, B(REFUND_AMOUNT),
+					CLOSED_AT, fill_full_refund, STOPS,
+					"A1.1 A2.1 (SPEC 5: every open state): the merchant gives up the return or concedes; refund all that is still refundable at once, the order goes to refunded"),
 };
 
 /* No row leaves the case's state by this action (or to this state) */

@@ -27,7 +27,8 @@ PG_FUNCTION_INFO_V1(co_case_trigger);
 /* Columns a button writes; the rest are fixed or the trigger's */
 static const CaseCol mutable_cols[] = {
 	CC_REFUND_AMOUNT, CC_PROPOSED_AMOUNT, CC_COMM_REASON, CC_REJECT_REASON,
-	CC_PROOF_BUNDLE_ID, CC_TRACKING_NO, CC_BUYER_BUNDLE_ID
+	CC_PROOF_BUNDLE_ID, CC_TRACKING_NO, CC_BUYER_BUNDLE_ID,
+	CC_RETURN_TRACKING_NO, CC_ESCALATION_NOTE, CC_ARBITRATION_NOTE
 };
 
 /* Columns fixed when the case opens */
@@ -51,8 +52,8 @@ case_changed(const CaseRow *a, const CaseRow *b, CaseCol col)
 }
 
 /*
- * A writer set communicated_at or closed_at, which only the trigger stamps
- * (from customorder.now()) when the merchant communicates or the case closes.
+ * A writer set a stamp only the trigger writes (from customorder.now()):
+ * communicated_at, closed_at, due_at, return_shipped_at, escalated_at.
  */
 static void
 case_stamp_forged(CaseCol col)
@@ -62,6 +63,13 @@ case_stamp_forged(CaseCol col)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("aftersales.due_at is set when a deadline's clock starts (rule T1)"),
 				 errhint("customorder.deadlines(order_id) shows the deadlines; customorder.run_due() applies passed ones.")));
+	if (col == CC_RETURN_SHIPPED_AT || col == CC_ESCALATED_AT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aftersales.%s is set when the buyer %s",
+						co_case_col_names[col],
+						col == CC_ESCALATED_AT ? "escalates (rule P1)" : "ships the return (rule R2)"),
+				 errhint("Press %s().", col == CC_ESCALATED_AT ? "escalate" : "ship_return")));
 	if (col == CC_COMMUNICATED_AT)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -237,6 +245,14 @@ check_stamps_not_forged(const CaseRow *old, const CaseRow *new, int own_stamp)
 		case_stamp_forged(CC_COMMUNICATED_AT);
 	if (old ? case_changed(old, new, CC_DUE_AT) : !new->isnull[CC_DUE_AT])
 		case_stamp_forged(CC_DUE_AT);
+	if (own_stamp != CC_RETURN_SHIPPED_AT &&
+		(old ? case_changed(old, new, CC_RETURN_SHIPPED_AT) :
+		 !new->isnull[CC_RETURN_SHIPPED_AT]))
+		case_stamp_forged(CC_RETURN_SHIPPED_AT);
+	if (own_stamp != CC_ESCALATED_AT &&
+		(old ? case_changed(old, new, CC_ESCALATED_AT) :
+		 !new->isnull[CC_ESCALATED_AT]))
+		case_stamp_forged(CC_ESCALATED_AT);
 }
 
 /*
@@ -281,6 +297,13 @@ case_stamps(const CaseRow *old, const CaseRow *new, const CoTransition *t,
 		cols[n] = t->stamp;
 		values[n] = now;
 		nulls[n++] = false;
+	}
+	/* P1: an escalated rejection is open again (closed_at: when it closes) */
+	if (old && !co_case_is_open(old->state) && co_case_is_open(t->to))
+	{
+		cols[n] = CC_CLOSED_AT;
+		values[n] = (Datum) 0;
+		nulls[n++] = true;
 	}
 	return n;
 }

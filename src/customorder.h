@@ -71,11 +71,15 @@ typedef enum CaseState
 	CS_COMMUNICATING,
 	CS_NEGOTIATING,
 	CS_AWAITING_BUYER_EVIDENCE,
+	CS_AWAITING_RETURN,			/* 1.1 (R1-R3): inserted before refunded, so */
+	CS_RETURN_SHIPPED,			/* the open states stay one range of the */
+	CS_ARBITRATION,				/* enum (P1; see aftersales_one_open_case) */
 	CS_REFUNDED,
 	CS_REJECTED,
 	CS_CLOSED_BY_SHIPMENT,
 	CS_WITHDRAWN,
 	CS_LAPSED,
+	CS_UPHELD,					/* 1.1 (P3) */
 	CS_COUNT,
 	CS_NONE = CS_COUNT
 } CaseState;
@@ -118,6 +122,12 @@ typedef enum CoAction
 	ACT_REFUND_SUCCEEDED,
 	ACT_REFUND_FAILED,
 	ACT_RETRY_REFUND,
+	ACT_SHIP_RETURN,			/* returns (R2-R4) */
+	ACT_CONFIRM_RETURN,
+	ACT_REFUSE_RETURN,
+	ACT_ESCALATE,				/* platform arbitration (P1-P3) */
+	ACT_ARBITRATION_EVIDENCE,
+	ACT_ARBITRATE,
 	ACT_COUNT
 } CoAction;
 

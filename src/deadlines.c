@@ -26,10 +26,7 @@ PG_FUNCTION_INFO_V1(co_deadlines);
 
 #define ST(s) (((uint32) 1) << CS_##s)
 
-/*
- * SPEC §7 T1.  buyer_return and merchant_receipt run in the return states
- * of §8 (issue 11): their rows are here, their states not yet.
- */
+/* SPEC §7 T1 */
 const CoDeadlineDef co_deadline_defs[DL_COUNT] = {
 	[DL_NONE] = {0, 0, -1, ACT_COUNT, ""},
 	[DL_MERCHANT_RESPONSE] = {CO_WHO_MERCHANT,
@@ -41,10 +38,12 @@ const CoDeadlineDef co_deadline_defs[DL_COUNT] = {
 	[DL_BUYER_EVIDENCE] = {CO_WHO_BUYER,
 		ST(AWAITING_BUYER_EVIDENCE), -1,
 	ACT_LAPSE, "closes the case as lapsed"},
-	[DL_BUYER_RETURN] = {CO_WHO_BUYER, 0, -1,
+	[DL_BUYER_RETURN] = {CO_WHO_BUYER,
+		ST(AWAITING_RETURN), -1,
 	ACT_LAPSE, "closes the case as lapsed"},
-	[DL_MERCHANT_RECEIPT] = {CO_WHO_MERCHANT, 0, -1,
-	ACT_AGREE_REFUND, "confirms receipt: refunds"},
+	[DL_MERCHANT_RECEIPT] = {CO_WHO_MERCHANT,
+		ST(RETURN_SHIPPED), -1,
+	ACT_CONFIRM_RETURN, "confirms receipt: refunds (confirm_return)"},
 	[DL_ESCALATION_WINDOW] = {CO_WHO_BUYER,
 		ST(REJECTED), -1,
 	ACT_MAKE_FINAL, "makes the rejection final"},

@@ -83,5 +83,18 @@ co_case_is_open(CaseState state)
 {
 	return state == CS_REQUESTED || state == CS_REJECTING ||
 		state == CS_COMMUNICATING || state == CS_NEGOTIATING ||
-		state == CS_AWAITING_BUYER_EVIDENCE;
+		state == CS_AWAITING_BUYER_EVIDENCE || state == CS_AWAITING_RETURN ||
+		state == CS_RETURN_SHIPPED || state == CS_ARBITRATION;
+}
+
+/*
+ * R1: agreeing to this case waits for the goods to come back: a
+ * return_refund after shipment.  A 1.0 database not yet updated (U2) has no
+ * return states and refunds at once, as 1.0 did.
+ */
+bool
+co_case_return_needed(const CaseRow *c, const OrderRow *order)
+{
+	return c->kind == KIND_RETURN_REFUND && co_order_shipped(order) &&
+		co_row_has(&co_cases_table, CC_RETURN_SHIPPED_AT);
 }

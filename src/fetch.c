@@ -25,7 +25,8 @@ const char *const co_case_col_names[CC_COUNT] = {
 	"order_id", "aftersale_id", "kind", "reason", "state", "requested_at",
 	"refund_amount", "proposed_amount", "comm_reason", "communicated_at",
 	"reject_reason", "proof_bundle_id", "tracking_no", "buyer_bundle_id",
-	"closed_at", "due_at"
+	"closed_at", "due_at", "return_tracking_no", "return_shipped_at",
+	"escalated_at", "escalation_note", "arbitration_note"
 };
 
 const char *const co_kind_names[KIND_COUNT] = {"refund_only", "return_refund"};

@@ -64,6 +64,11 @@ typedef enum CaseCol
 	CC_BUYER_BUNDLE_ID,
 	CC_CLOSED_AT,
 	CC_DUE_AT,					/* 1.1 (T1): the first optional column */
+	CC_RETURN_TRACKING_NO,		/* 1.1 (R2): the buyer's return shipment */
+	CC_RETURN_SHIPPED_AT,
+	CC_ESCALATED_AT,			/* 1.1 (P1, P3): platform arbitration */
+	CC_ESCALATION_NOTE,
+	CC_ARBITRATION_NOTE,
 	CC_COUNT
 } CaseCol;
 
@@ -118,6 +123,7 @@ extern bool co_no_reason_return_covered(const OrderRow *order,
 										TimestampTz asked_at);
 extern Datum co_order_remaining(const OrderRow *order);
 extern bool co_case_is_open(CaseState state);
+extern bool co_case_return_needed(const CaseRow *c, const OrderRow *order);
 
 /* deadlines.c: SPEC §7's deadlines as data */
 typedef struct CoDeadlineDef

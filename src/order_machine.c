@@ -265,13 +265,28 @@ guard_review_rejected(const CoGuardCtx *ctx)
 	return check_review_outcome(ctx, "rejected");
 }
 
-/* Shipping: a tracking number, and no open after-sale case */
+/*
+ * P4: a case in arbitration does not stop shipping.  Under the order's
+ * lock, which every change of the case takes first.
+ */
+static bool
+open_case_in_arbitration(const OrderRow *order)
+{
+	CaseRow		kase;
+	OrderRow	o;
+
+	co_case_fetch(DatumGetInt64(order->v[OC_OPEN_AFTERSALE_ID]), "ship",
+				  false, &kase, &o);
+	return kase.state == CS_ARBITRATION;
+}
+
+/* Shipping: a tracking number, and no open after-sale case (but P4) */
 static CoRefusal *
 check_ship(const CoGuardCtx *ctx)
 {
 	const OrderRow *n = ctx->new;
 
-	if (!n->isnull[OC_OPEN_AFTERSALE_ID])
+	if (!n->isnull[OC_OPEN_AFTERSALE_ID] && !open_case_in_arbitration(n))
 		return co_refusal(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "ship is refused while an after-sale case is open",
 						  psprintf("Order " INT64_FORMAT " has open after-sale case " INT64_FORMAT ".",
@@ -377,9 +392,9 @@ static const CoTransition order_transitions[] = {
 	ROW(EVIDENCE_REVIEW, REVIEW_REJECT, AWAITING_EVIDENCE, guard_review_rejected, 0, NONE,
 		"S5: the platform rejected the bundle; instant refund applies again"),
 	ROW(PAID, SHIP, SHIPPED, guard_ship_ordinary, B(TRACKING_NO), SHIPPED_AT,
-		"ordinary order, tracking number, no open case"),
+		"P4: ordinary order, tracking number, no open case but one in arbitration"),
 	ROW(IN_PRODUCTION, SHIP, SHIPPED, guard_ship_custom, B(TRACKING_NO), SHIPPED_AT,
-		"tracking number, no open case (insist_ship closes the case as it ships)"),
+		"P4: tracking number, no open case but one in arbitration (insist_ship closes the case as it ships)"),
 	ROW(SHIPPED, MARK_SIGNED, SIGNED, guard_none, 0, SIGNED_AT,
 		"logistics reports delivery"),
 	ROW(PAID, REQUEST_REFUND, CANCELLED, guard_instant_refund, B(REFUNDED_AMOUNT) | B(OPEN_AFTERSALE_ID), CLOSED_AT,

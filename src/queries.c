@@ -40,6 +40,8 @@ static const ButtonDef case_button_defs[] = {
 	{"continue_reject", "继续驳回", ACT_CONTINUE_REJECT, false},
 	{"insist_ship", "坚持发货", ACT_INSIST_SHIP, false},
 	{"propose_refund_amount", "与消费者协商退款金额", ACT_PROPOSE_AMOUNT, false},
+	{"confirm_return", "确认收货并退款", ACT_CONFIRM_RETURN, false},
+	{"refuse_return", "拒绝退货", ACT_REFUSE_RETURN, false},
 };
 
 static void
@@ -125,6 +127,34 @@ co_order_buttons(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* refund_eligibility: where the order's open case stands (F7, R, P) */
+static char *
+open_case_why(int64 aftersale_id)
+{
+	CaseRow		kase;
+	OrderRow	order;
+	const char *stands;
+
+	co_case_fetch(aftersale_id, "refund_eligibility", false, &kase, &order);
+	switch (kase.state)
+	{
+		case CS_AWAITING_RETURN:
+			stands = "the merchant agreed to the return; it awaits the buyer's return shipment (ship_return, R1, R2)";
+			break;
+		case CS_RETURN_SHIPPED:
+			stands = "the buyer shipped the return; the merchant confirms receipt and refunds, or refuses the return (R3, R4)";
+			break;
+		case CS_ARBITRATION:
+			stands = "the buyer escalated the rejection; the platform arbitrates (P1-P3)";
+			break;
+		default:
+			return psprintf("After-sale case " INT64_FORMAT " is open; one case at a time (F7).",
+							aftersale_id);
+	}
+	return psprintf("After-sale case " INT64_FORMAT " is open: %s; one case at a time (F7).",
+					aftersale_id, stands);
+}
+
 /*
  * refund_eligibility(order_id): what a buyer's request would do now.
  */
@@ -153,8 +183,7 @@ co_refund_eligibility(PG_FUNCTION_ARGS)
 	else if (!o.isnull[OC_OPEN_AFTERSALE_ID])
 	{
 		merchant_decides = true;
-		why = psprintf("After-sale case " INT64_FORMAT " is open; one case at a time (F7).",
-					   DatumGetInt64(o.v[OC_OPEN_AFTERSALE_ID]));
+		why = open_case_why(DatumGetInt64(o.v[OC_OPEN_AFTERSALE_ID]));
 	}
 	else if (co_order_instant_refund_applies(&o))
 	{

@@ -24,8 +24,9 @@ const char *const co_order_state_names[OS_COUNT] = {
 
 const char *const co_case_state_names[CS_COUNT + 1] = {
 	"instant_refunded", "requested", "rejecting", "communicating",
-	"negotiating", "awaiting_buyer_evidence", "refunded", "rejected",
-	"closed_by_shipment", "withdrawn", "lapsed", "(none)"
+	"negotiating", "awaiting_buyer_evidence", "awaiting_return",
+	"return_shipped", "arbitration", "refunded", "rejected",
+	"closed_by_shipment", "withdrawn", "lapsed", "upheld", "(none)"
 };
 
 const char *const co_action_names[ACT_COUNT] = {
@@ -36,7 +37,9 @@ const char *const co_action_names[ACT_COUNT] = {
 	"propose_refund_amount", "accept_refund_amount",
 	"decline_refund_amount", "supplement_evidence", "open_bundle",
 	"add_item", "submit_bundle", "lapse", "make_final", "mark_late",
-	"decide_refund", "refund_succeeded", "refund_failed", "retry_refund"
+	"decide_refund", "refund_succeeded", "refund_failed", "retry_refund",
+	"ship_return", "confirm_return", "refuse_return", "escalate",
+	"submit_arbitration_evidence", "arbitrate"
 };
 
 CoPermit	co_permit = {PERMIT_NONE, 0};
@@ -65,12 +68,12 @@ enum_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 /*
- * labels[nrequired ..] are new in 1.1: a 1.0 database lacks them (U2) and
- * their OID stays invalid until the update adds them.
+ * The labels whose bit is set in "optional" are new in 1.1: a 1.0 database
+ * lacks them (U2) and their OID stays invalid until the update adds them.
  */
 static void
 enum_cache_fill(EnumCache *cache, const char *typname,
-				const char *const *labels, int nlabels, int nrequired)
+				const char *const *labels, int nlabels, uint32 optional)
 {
 	Oid			nspid;
 	int			i;
@@ -95,7 +98,8 @@ enum_cache_fill(EnumCache *cache, const char *typname,
 											   Anum_pg_enum_oid,
 											   ObjectIdGetDatum(cache->typid),
 											   CStringGetDatum(labels[i]));
-		if (!OidIsValid(cache->label_oids[i]) && i < nrequired)
+		if (!OidIsValid(cache->label_oids[i]) &&
+			!(optional & (((uint32) 1) << i)))
 			elog(ERROR, "enum %s.%s has no label \"%s\"",
 				 CO_SCHEMA, typname, labels[i]);
 	}
@@ -107,7 +111,7 @@ Oid
 co_order_state_type(void)
 {
 	enum_cache_fill(&order_state_cache, "order_state",
-					co_order_state_names, OS_COUNT, OS_COUNT);
+					co_order_state_names, OS_COUNT, 0);
 	return order_state_cache.typid;
 }
 
@@ -115,7 +119,9 @@ Oid
 co_case_state_type(void)
 {
 	enum_cache_fill(&case_state_cache, "aftersale_state",
-					co_case_state_names, CS_COUNT, CS_LAPSED);
+					co_case_state_names, CS_COUNT,
+					(1 << CS_AWAITING_RETURN) | (1 << CS_RETURN_SHIPPED) |
+					(1 << CS_ARBITRATION) | (1 << CS_LAPSED) | (1 << CS_UPHELD));
 	return case_state_cache.typid;
 }
 

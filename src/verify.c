@@ -47,8 +47,15 @@ PG_FUNCTION_INFO_V1(co_verify);
 #define STARTED \
 	"'{awaiting_evidence,evidence_review,in_production,shipped,signed,refunded}'::customorder.order_state[]"
 #define CLOSED_ORDER "'{cancelled,refunded}'::customorder.order_state[]"
-#define OPEN_CASE \
-	"'{requested,rejecting,communicating,negotiating,awaiting_buyer_evidence}'::customorder.aftersale_state[]"
+/*
+ * The open states are one range of the enum, requested to arbitration
+ * (1.1 inserted the return and arbitration states before refunded), which
+ * names only labels 1.0 has: the same text serves a 1.0 database (U2) and
+ * is aftersales_one_open_case's predicate.
+ */
+#define OPEN_CASE_A \
+	"(a.state" GT "'instant_refunded'::customorder.aftersale_state " \
+	"AND a.state" LT "'refunded'::customorder.aftersale_state)"
 #define REFUNDED_CASE "'{refunded,instant_refunded}'::customorder.aftersale_state[]"
 
 /*
@@ -314,7 +321,7 @@ static const VerifyCheck checks[] = {
 		"SELECT a.order_id, pg_catalog.format('%s open cases: %s', pg_catalog.count(*), "
 		" pg_catalog.string_agg(pg_catalog.format('case %s %s', a.aftersale_id, a.state), ', ' "
 		"  ORDER BY a.aftersale_id)) "
-		"FROM customorder.aftersales a WHERE a.state" EQ "ANY (" OPEN_CASE ") "
+		"FROM customorder.aftersales a WHERE " OPEN_CASE_A " "
 		"GROUP BY a.order_id HAVING pg_catalog.count(*)" GT "1"
 	},
 
@@ -330,7 +337,7 @@ static const VerifyCheck checks[] = {
 		"  ORDER BY a.aftersale_id) AS open_cases, "
 		" pg_catalog.bool_or(a.aftersale_id" EQ "o.open_aftersale_id) AS named "
 		" FROM customorder.aftersales a "
-		" WHERE a.order_id" EQ "o.order_id AND a.state" EQ "ANY (" OPEN_CASE ")) m "
+		" WHERE a.order_id" EQ "o.order_id AND " OPEN_CASE_A ") m "
 		"WHERE (o.open_aftersale_id IS NULL AND m.open_cases IS NOT NULL) "
 		"OR (o.open_aftersale_id IS NOT NULL AND m.named IS NOT TRUE)"
 	},
@@ -344,7 +351,7 @@ static const VerifyCheck checks[] = {
 		" a.aftersale_id, a.state, o.state) "
 		"FROM customorder.aftersales a "
 		"JOIN customorder.orders o ON o.order_id" EQ "a.order_id "
-		"WHERE a.state" EQ "ANY (" OPEN_CASE ") "
+		"WHERE " OPEN_CASE_A " "
 		"AND o.state" NE "ALL ('{in_production,shipped,signed}'::customorder.order_state[])"
 	},
 
@@ -363,14 +370,15 @@ static const VerifyCheck checks[] = {
 		"  THEN 'case %s is %s, but closed_at is null' "
 		"  ELSE 'case %s is %s, but closed_at is set' END, a.aftersale_id, a.state) "
 		"FROM customorder.aftersales a "
-		"WHERE (a.state" EQ "ANY (" OPEN_CASE "))" EQ "(a.closed_at IS NOT NULL)"
+		"WHERE " OPEN_CASE_A EQ "(a.closed_at IS NOT NULL)"
 	},
 
 	/*
 	 * A1.2, A2.3, F5: a rejection came after communicating, with a submitted
 	 * proof bundle of the case (production photos before shipment, when the
 	 * reason is null; logistics proof after it), and signed_no_reason only
-	 * rejects a no_reason request.
+	 * rejects a no_reason request.  R4: a refused return (not_received,
+	 * wrong_item, damaged) with a return proof.
 	 */
 	{"case_rejected",
 		"SELECT a.order_id, pg_catalog.format('case %s %s', a.aftersale_id, c.detail) "
@@ -378,9 +386,12 @@ static const VerifyCheck checks[] = {
 		"LEFT JOIN customorder.evidence_bundles b "
 		" ON b.order_id" EQ "a.order_id AND b.bundle_id" EQ "a.proof_bundle_id "
 		" AND b.aftersale_id" EQ "a.aftersale_id "
+		/* R4: a refused return needs no communication, a return proof */
+		"CROSS JOIN LATERAL (SELECT COALESCE(a.reject_reason" EQ "ANY ("
+		" '{not_received,wrong_item,damaged}'::pg_catalog.text[]), false) AS ret) r "
 		"CROSS JOIN LATERAL (VALUES "
-		"(a.communicated_at IS NULL, 'was rejected, but communicated_at is null'), "
-		"(NOT EXISTS (SELECT 1 FROM customorder.communications m "
+		"(a.communicated_at IS NULL AND NOT r.ret, 'was rejected, but communicated_at is null'), "
+		"(NOT r.ret AND NOT EXISTS (SELECT 1 FROM customorder.communications m "
 		"  WHERE m.order_id" EQ "a.order_id AND m.aftersale_id" EQ "a.aftersale_id "
 		"  AND m.sent_at" LE "a.closed_at), "
 		" 'was rejected, but no script was sent to the buyer before it closed'), "
@@ -389,11 +400,11 @@ static const VerifyCheck checks[] = {
 		"   ELSE pg_catalog.format('bundle %s', a.proof_bundle_id) END)), "
 		"(b.submitted_at IS NULL AND b.bundle_id IS NOT NULL, "
 		" pg_catalog.format('was rejected with proof bundle %s, never submitted', b.bundle_id)), "
-		"(b.purpose" NE "CASE WHEN a.reject_reason IS NULL "
+		"(b.purpose" NE "CASE WHEN r.ret THEN 'return_proof' WHEN a.reject_reason IS NULL "
 		"  THEN 'rejection_proof' ELSE 'logistics_proof' END, "
 		" pg_catalog.format('was rejected with reason %s and a %s bundle %s', "
 		"  COALESCE(a.reject_reason, 'null'), b.purpose, b.bundle_id)), "
-		"(a.reject_reason" NE "ALL ('{in_transit,signed_no_reason}'::pg_catalog.text[]), "
+		"(a.reject_reason" NE "ALL ('{in_transit,signed_no_reason,not_received,wrong_item,damaged}'::pg_catalog.text[]), "
 		" pg_catalog.format('was rejected with unknown reason %s', a.reject_reason)), "
 		"(a.reject_reason" EQ "'signed_no_reason' AND a.reason" NE "'no_reason', "
 		" pg_catalog.format('was rejected signed_no_reason, but asks for reason %s', a.reason)) "
@@ -443,6 +454,22 @@ static const VerifyCheck checks[] = {
 	},
 
 	/*
+	 * R2, P1: a shipped return has its tracking number and stamp; a case in
+	 * or after arbitration was escalated; neither stamp precedes the request.
+	 */
+	{"case_return_arbitration",
+		"SELECT a.order_id, pg_catalog.format('case %s is %s with return_shipped_at %s, "
+		"return_tracking_no %s, escalated_at %s', a.aftersale_id, a.state, "
+		" COALESCE(a.return_shipped_at::pg_catalog.text, 'null'), "
+		" COALESCE(a.return_tracking_no, 'null'), COALESCE(a.escalated_at::pg_catalog.text, 'null')) "
+		"FROM customorder.aftersales a "
+		"WHERE (a.state" EQ "'return_shipped' AND (a.return_shipped_at IS NULL OR a.return_tracking_no IS NULL)) "
+		"OR (a.state" EQ "ANY ('{arbitration,upheld}'::customorder.aftersale_state[]) AND a.escalated_at IS NULL) "
+		"OR a.return_shipped_at" LT "a.requested_at OR a.escalated_at" LT "a.requested_at",
+		true
+	},
+
+	/*
 	 * T1: a case waiting on a party has a deadline, not before its request;
 	 * a closed case has none, except a rejected one's escalation window.
 	 * late_at is stamped once ship_by passed on an unshipped order.
@@ -454,7 +481,8 @@ static const VerifyCheck checks[] = {
 		"   'its due_at %s is before its request', a.due_at) "
 		"  ELSE pg_catalog.format('a deadline runs (due_at %s)', a.due_at) END) "
 		"FROM customorder.aftersales a "
-		"WHERE CASE WHEN a.state" EQ "ANY (" OPEN_CASE ") "
+		"WHERE CASE WHEN a.state" EQ "'arbitration' THEN a.due_at IS NOT NULL "
+		" WHEN " OPEN_CASE_A " "
 		" THEN a.due_at IS NULL OR a.due_at" LT "a.requested_at "
 		" WHEN a.state" EQ "'rejected' THEN a.due_at" LT "a.requested_at "
 		" ELSE a.due_at IS NOT NULL END "

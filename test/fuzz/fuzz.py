@@ -75,15 +75,18 @@ ORDER_STATES = ["paid", "awaiting_evidence", "evidence_review", "in_production",
                 "shipped", "signed", "cancelled", "refunded"]
 CASE_STATES = ["instant_refunded", "requested", "rejecting", "communicating",
                "negotiating", "awaiting_buyer_evidence", "refunded", "rejected",
-               "closed_by_shipment", "withdrawn"]
+               "closed_by_shipment", "withdrawn", "awaiting_return", "return_shipped",
+               "arbitration", "upheld", "lapsed"]
 OPEN_CASE = ["requested", "rejecting", "communicating", "negotiating",
-             "awaiting_buyer_evidence"]
+             "awaiting_buyer_evidence", "awaiting_return", "return_shipped", "arbitration"]
 KINDS = ["refund_only", "return_refund"]
 REASONS = ["no_reason", "quality", "wrong_quantity", "not_received", "not_as_agreed"]
 COMM_REASONS = ["in_transit", "negotiate_amount", "invite_evidence",
                 "agreement_reached", "signed_not_received"]
 REJECT_REASONS = ["in_transit", "signed_no_reason"]
-PURPOSES = ["production", "rejection_proof", "logistics_proof", "buyer_supplement"]
+RETURN_REASONS = ["not_received", "wrong_item", "damaged"]
+PURPOSES = ["production", "rejection_proof", "logistics_proof", "buyer_supplement",
+            "return_proof", "arbitration_merchant", "arbitration_buyer"]
 
 BIG = 9223372036854775807
 ODD_TEXT = ["", " ", "\u200f\u202eRTL\u202c", "e\u0301\u0301\u0301", "\U0001F600\U0001F4E6",
@@ -1072,6 +1075,13 @@ def refund_amount(s, cid):
     return s.amount(good)
 
 
+def arbitrated_amount(s, cid):
+    """P3: 0 upholds; otherwise mostly an amount still refundable."""
+    if s.rng.random() < 0.3:
+        return Arg("0", "numeric")
+    return refund_amount(s, cid)
+
+
 def accepted_amount(s, cid):
     """H4: mostly the case's current proposal, as the buyer saw it."""
     good = None
@@ -1505,6 +1515,15 @@ def OPS():
         (3, op_accept_race),
         (2, case_button("decline_refund_amount", ["negotiating"])),
         (4, case_button("supplement_evidence", ["awaiting_buyer_evidence"], [lambda s, c: s.items_arg()])),
+        (4, case_button("ship_return", ["awaiting_return"], [lambda s, c: s.tracking()])),
+        (3, case_button("confirm_return", ["return_shipped", "awaiting_return"])),
+        (3, case_button("refuse_return", ["return_shipped", "awaiting_return"],
+                        [lambda s, c: s.text(RETURN_REASONS + ["no_reason"]), lambda s, c: s.items_arg()])),
+        (4, case_button("escalate", ["rejected"],
+                        [lambda s, c: s.text(["the goods are broken", "\u4e0d\u6ee1\u610f", "x" * 501])])),
+        (3, case_button("submit_arbitration_evidence", ["arbitration"], [lambda s, c: s.items_arg()])),
+        (4, case_button("arbitrate", ["arbitration", "upheld"],
+                        [arbitrated_amount, lambda s, c: s.text(["ruled", "\u5e73\u53f0\u88c1\u51b3"])])),
         (3, op_query("refund_eligibility", any_order)),
         (3, op_query("order_buttons", any_order)),
         (1, op_query("product_badges", lambda s: s.product_id())),

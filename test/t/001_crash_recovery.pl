@@ -168,11 +168,13 @@ my %menu = (
 	],
 	shipped => [
 		[ 0.55, 'mark_signed', 'ID', 'signed' ],
-		[ 0.8,  'request_refund', q{ID, 'return_refund', 'quality'}, 'SAME' ],
+		# refund_only: agree_refund refunds at once (a return_refund after
+		# shipment would wait for the goods, R1)
+		[ 0.8,  'request_refund', q{ID, 'refund_only', 'quality'}, 'SAME' ],
 		[ 1,    'start_customization', 'ID', 'ERROR' ],
 	],
 	signed => [
-		[ 0.5,  'request_refund', q{ID, 'return_refund', 'no_reason'}, 'SAME' ],
+		[ 0.5,  'request_refund', q{ID, 'refund_only', 'no_reason'}, 'SAME' ],
 		[ 0.75, 'ship', q{ID, 'SF-ID-again'}, 'ERROR' ],
 		[ 1,    'start_customization', 'ID', 'ERROR' ],
 	],

@@ -98,6 +98,33 @@ SELECT expect(o.state::text || ' ' || a.state, 'cancelled instant_refunded',
 SET customorder.clock = '2024-05-10 11:30:00+00';
 SELECT expect(customorder.start_customization(:o9101), 'in_production', 'Start on a new order');
 
+-- R1-R3 on an order signed under 1.0: a return_refund waits for the goods
+SELECT customorder.request_refund(o(9007), 'return_refund', 'quality') AS c9007 \gset
+SELECT expect(customorder.agree_refund(:c9007), 'awaiting_return', 'agree a return on 1.0 data (R1)');
+SELECT expect(customorder.ship_return(:c9007, 'RET-9007'), 'return_shipped', 'the buyer ships it back (R2)');
+SELECT expect(customorder.confirm_return(:c9007), 'refunded', 'the merchant confirms receipt (R3)');
+SELECT expect(state::text || ' ' || refunded_amount, 'refunded 900.00',
+              'the confirmed return refunded its order')
+  FROM customorder.orders WHERE buyer_id = 9007;
+
+-- P1-P3 on the order shipped under 1.0 and signed above: a rejection,
+-- escalated, with evidence from both parties, ruled a partial refund
+SELECT customorder.request_refund(o(9006), 'refund_only', 'no_reason') AS c9006 \gset
+SELECT expect(customorder.insist_reject(:c9006), 'rejecting', 'insist reject');
+SELECT expect((customorder.communicate(:c9006, 'agreement_reached') IS NOT NULL)::text, 'true',
+              'communicate');
+SELECT expect(customorder.continue_reject(:c9006, 'signed_no_reason', items(1, 0, 'o9006-rej')),
+              'rejected', 'reject with proof');
+SELECT expect(customorder.escalate(:c9006, 'the sofa is not what we agreed'), 'arbitration',
+              'the buyer escalates (P1)');
+SELECT expect(customorder.submit_arbitration_evidence(:c9006, items(1, 0, 'o9006-arb')),
+              'arbitration', 'arbitration evidence (P2)');
+SELECT expect(customorder.arbitrate(:c9006, 300, 'partly as agreed'), 'refunded',
+              'the platform rules a partial refund (P3)');
+SELECT expect(state::text || ' ' || refunded_amount, 'signed 300.00',
+              'a partial ruling keeps the order''s state')
+  FROM customorder.orders WHERE buyer_id = 9006;
+
 SELECT expect(count(*)::text, '0', 'verify() after the presses') FROM customorder.verify();
 
 -- the deadlines 1.0's cases left behind are applied by the system (T3)
