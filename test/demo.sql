@@ -1,6 +1,8 @@
 -- test/demo.sql: a narrated walk through one custom order, from payment to
--- signing, on a throwaway cluster (run by test/demo).  Every step prints the
--- button pressed, the new state, and the merchant backend's buttons
+-- signing, then the two after-sale paths of a shipped order: a return
+-- (退货退款, SPEC section 8) and a platform arbitration (平台介入, section 9),
+-- on a throwaway cluster (run by test/demo).  Every step prints the button
+-- pressed, the new state, and the merchant backend's buttons
 -- (customorder.order_buttons: enabled = blue, not enabled = grey).
 --
 -- Time is moved with the superuser-only GUC customorder.clock.
@@ -131,7 +133,115 @@ UPDATE customorder.orders SET state = 'paid' WHERE order_id = :order_id;
 \echo 'SQLSTATE of the refusal:' :LAST_ERROR_SQLSTATE
 
 \echo
-\echo '=== Both orders at the end ==='
+\echo '=== 9. A return (退货退款, SPEC section 8): the glasses do not fit, the buyer sends them back ==='
+SET customorder.clock = '2030-03-08 10:00:00+08';
+\echo '>>> buyer presses 申请退款: request_refund(order, return_refund, quality) -- a case the merchant decides'
+SELECT customorder.request_refund(:order_id, 'return_refund', 'quality') AS return_case \gset
+\echo 'buttons:'
+SELECT * FROM customorder.order_buttons(:order_id);
+\echo '>>> merchant presses 同意退款: agree_refund(case) -- after shipment a return waits for the goods: no money yet (R1)'
+SELECT customorder.agree_refund(:return_case) AS new_state;
+SELECT aftersale_id, kind, reason, state, refund_amount, due_at
+    FROM customorder.aftersales WHERE aftersale_id = :return_case;
+SELECT state, refunded_amount FROM customorder.orders WHERE order_id = :order_id;
+\echo 'running deadlines (the buyer has 7 days to ship the goods back, or the case lapses):'
+SELECT * FROM customorder.deadlines(:order_id);
+\echo 'buttons (the merchant cannot answer a return that has not shipped):'
+SELECT * FROM customorder.order_buttons(:order_id);
+
+SET customorder.clock = '2030-03-09 09:00:00+08';
+\echo '>>> buyer presses 退货寄回: ship_return(case, YT9876543210) (R2)'
+SELECT customorder.ship_return(:return_case, 'YT9876543210') AS new_state;
+SELECT state, return_tracking_no, return_shipped_at, due_at
+    FROM customorder.aftersales WHERE aftersale_id = :return_case;
+\echo 'running deadlines (the merchant has 10 days to confirm receipt, or the system refunds):'
+SELECT * FROM customorder.deadlines(:order_id);
+\echo 'buttons:'
+SELECT * FROM customorder.order_buttons(:order_id);
+
+SET customorder.clock = '2030-03-11 15:00:00+08';
+\echo '>>> merchant presses 确认收货并退款: confirm_return(case) -- all that is still refundable (R3)'
+SELECT customorder.confirm_return(:return_case) AS new_state;
+SELECT aftersale_id, state, refund_amount, closed_at
+    FROM customorder.aftersales WHERE aftersale_id = :return_case;
+SELECT state, refunded_amount FROM customorder.orders WHERE order_id = :order_id;
+\echo 'the refund the payment service now executes (V4):'
+SELECT * FROM customorder.refund_status(:order_id);
+
+\echo
+\echo '=== 10. Platform arbitration (平台介入, SPEC section 9): a third order, rejected in transit ==='
+SET customorder.clock = '2030-03-12 10:00:00+08';
+\echo '>>> place_order(product, buyer 8003, 680.00); 60 minutes later 开始定制 and 提交定制凭证; shipped 2030-03-14'
+SELECT customorder.place_order(:product_id, 8003, 680.00) AS order3_id \gset
+SET customorder.clock = '2030-03-12 11:00:00+08';
+SELECT customorder.start_customization(:order3_id) AS started,
+       customorder.submit_custom_evidence(:order3_id, '[
+  {"type":"image","mime":"image/jpeg","bytes":2200000,"uri":"https://img.example/o3-lens-blank.jpg"}
+]'::jsonb) AS evidence;
+SET customorder.clock = '2030-03-14 09:00:00+08';
+SELECT customorder.ship(:order3_id, 'SF2233445566') AS shipped;
+
+SET customorder.clock = '2030-03-15 10:00:00+08';
+\echo '>>> buyer presses 申请退款: request_refund(order 3, refund_only, not_as_agreed) while the parcel travels'
+SELECT customorder.request_refund(:order3_id, 'refund_only', 'not_as_agreed') AS arb_case \gset
+\echo '>>> merchant presses 坚持驳回: insist_reject(case)'
+SELECT customorder.insist_reject(:arb_case) AS new_state;
+\echo '>>> merchant presses 定制商品物流在途，与消费者协商 + 提交: communicate(case, in_transit) -- the default script is sent'
+SELECT customorder.communicate(:arb_case, 'in_transit') AS script_sent;
+\echo '>>> merchant presses 继续驳回: continue_reject(case, in_transit, logistics proof)'
+SELECT customorder.continue_reject(:arb_case, 'in_transit', '[
+  {"type":"image","mime":"image/png","bytes":800000,"uri":"https://img.example/o3-tracking.png"}
+]'::jsonb) AS new_state;
+SELECT aftersale_id, state, comm_reason, reject_reason, closed_at, due_at
+    FROM customorder.aftersales WHERE aftersale_id = :arb_case;
+\echo 'running deadlines (the buyer may escalate for 7 days):'
+SELECT * FROM customorder.deadlines(:order3_id);
+
+SET customorder.clock = '2030-03-16 09:00:00+08';
+\echo '>>> buyer presses 平台介入: escalate(case, note) -- inside the window, once (P1); the case is open again'
+SELECT customorder.escalate(:arb_case, '镜片度数与处方不符 the lenses do not match my prescription') AS new_state;
+SELECT aftersale_id, state, escalated_at, escalation_note, closed_at
+    FROM customorder.aftersales WHERE aftersale_id = :arb_case;
+SELECT state, open_aftersale_id FROM customorder.orders WHERE order_id = :order3_id;
+\echo 'buttons (the ruling, arbitrate, is the platform''s; the merchant may still concede):'
+SELECT * FROM customorder.order_buttons(:order3_id);
+\echo '>>> logistics presses 签收: mark_signed(order 3) -- arbitration does not stop the parcel (P4)'
+SELECT customorder.mark_signed(:order3_id) AS new_state;
+
+SET customorder.clock = '2030-03-16 20:00:00+08';
+\echo '>>> buyer presses 补充仲裁凭证: submit_arbitration_evidence(case, 2 images) (P2)'
+SELECT customorder.submit_arbitration_evidence(:arb_case, '[
+  {"type":"image","mime":"image/jpeg","bytes":1500000,"uri":"https://img.example/o3-prescription.jpg"},
+  {"type":"image","mime":"image/jpeg","bytes":1800000,"uri":"https://img.example/o3-lensmeter.jpg"}
+]'::jsonb) AS buyer_bundle;
+\echo '>>> merchant presses 补充仲裁凭证: submit_arbitration_evidence(case, 1 video) (the session acts for the shop)'
+SET customorder.shop_id = :shop_id;
+SELECT customorder.submit_arbitration_evidence(:arb_case, '[
+  {"type":"video","mime":"video/mp4","bytes":40000000,"uri":"https://img.example/o3-lens-check.mp4"}
+]'::jsonb) AS merchant_bundle;
+RESET customorder.shop_id;
+SELECT bundle_id, purpose, submitted_at, item_no, type, uri
+    FROM customorder.view_custom_evidence(:order3_id);
+
+SET customorder.clock = '2030-03-18 11:00:00+08';
+\echo '>>> platform presses 平台裁决: arbitrate(case, 340.00, note) -- a partial refund (P3)'
+SELECT customorder.arbitrate(:arb_case, 340.00,
+    '镜片度数偏差，退一半 the lenses are off: half refunded') AS new_state;
+SELECT aftersale_id, state, refund_amount, arbitration_note, closed_at
+    FROM customorder.aftersales WHERE aftersale_id = :arb_case;
+\echo 'a partial refund keeps the order signed:'
+SELECT state, refunded_amount, open_aftersale_id FROM customorder.orders WHERE order_id = :order3_id;
+SELECT * FROM customorder.refund_status(:order3_id);
+\echo 'the case in the order history (customorder.history, V2):'
+SELECT event_id, machine, action, from_state, to_state, actor, at
+    FROM customorder.history(:order3_id) WHERE machine = 'case';
+
+\echo
+\echo '=== All orders at the end ==='
 SELECT order_id, buyer_id, amount, state, refunded_amount, custom_started_at, signed_at
     FROM customorder.orders ORDER BY order_id;
+SELECT aftersale_id, order_id, kind, reason, state, refund_amount
+    FROM customorder.aftersales ORDER BY aftersale_id;
+\echo 'invariants violated (customorder.verify()):'
+SELECT * FROM customorder.verify();
 \echo 'demo finished'
