@@ -127,9 +127,20 @@ class Shared:
             self.stats[key] += n
 
 
+class Session(threading.Thread):
+    """a thread whose unexpected exception is a finding (and stops the run)"""
+
+    def run(self):
+        try:
+            self.work()
+        except Exception as e:
+            self.sh.finding("%s died: %r" % (self.name, e))
+            self.sh.stop_producers.set()
+
+
 # ---------------------------------------------------------------- producers
 
-class Producer(threading.Thread):
+class Producer(Session):
     def __init__(self, sh, idx):
         super().__init__(name="producer%d" % idx)
         self.sh, self.idx = sh, idx
@@ -200,14 +211,7 @@ class Producer(threading.Thread):
                     (self.rng.choice(rows)[0], self.idx))
         return "refund_succeeded"
 
-    def run(self):
-        try:
-            self.produce()
-        except Exception as e:
-            self.sh.finding("%s died: %r" % (self.name, e))
-            self.sh.stop_producers.set()
-
-    def produce(self):
+    def work(self):
         sh = self.sh
         conn = connect(sh.args.db)
         cur = conn.cursor()
@@ -234,7 +238,7 @@ class Producer(threading.Thread):
 
 # ---------------------------------------------------------------- consumers
 
-class Worker(threading.Thread):
+class Worker(Session):
     def __init__(self, sh, consumer, idx):
         super().__init__(name="%s.w%d" % (consumer, idx))
         self.sh, self.consumer = sh, consumer
@@ -281,13 +285,7 @@ class Worker(threading.Thread):
             with self.sh.lock:
                 self.sh.acks.append((self.consumer, self.name, event_id, s, mono(), n))
 
-    def run(self):
-        try:
-            self.consume()
-        except Exception as e:
-            self.sh.finding("%s died: %r" % (self.name, e))
-
-    def consume(self):
+    def work(self):
         sh, lease = self.sh, self.sh.args.lease_ms / 1000.0
         self.reconnect()
         while not sh.stop_workers.is_set():
@@ -321,20 +319,13 @@ class Worker(threading.Thread):
         self.conn.close()
 
 
-class Killer(threading.Thread):
+class Killer(Session):
     def __init__(self, sh):
         super().__init__(name="killer")
         self.sh = sh
         self.rng = random.Random(sh.args.seed * 31)
 
-    def run(self):
-        try:
-            self.produce()
-        except Exception as e:
-            self.sh.finding("%s died: %r" % (self.name, e))
-            self.sh.stop_producers.set()
-
-    def produce(self):
+    def work(self):
         sh = self.sh
         conn = connect(sh.args.db)
         cur = conn.cursor()
