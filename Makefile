@@ -74,6 +74,14 @@ bench:
 fuzz:
 	/usr/bin/python3 test/fuzz/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(SESSIONS),--sessions $(SESSIONS)) $(if $(SECONDS),--seconds $(SECONDS))
 
+# The outbox under concurrent producers and crashing consumers
+# (test/outbox/delivery.py, needs python3-psycopg2) against the server of the
+# PG* environment, after `make install`: e.g. pg_virtualenv -t make outbox
+# (defaults: SEED=1 SECONDS=20 of producing, then the drain)
+.PHONY: outbox
+outbox:
+	/usr/bin/python3 test/outbox/delivery.py $(if $(SEED),--seed $(SEED)) $(if $(SECONDS),--seconds $(SECONDS))
+
 # The regression and isolation suites against a server under valgrind
 # memcheck (test/memcheck/run: builds, installs, throwaway cluster); fails on
 # any valgrind error with a frame in customorder.so.  A subset (a prefix of
