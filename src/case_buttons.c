@@ -409,9 +409,7 @@ co_propose_refund_amount(PG_FUNCTION_ARGS)
 		/* the amount is written to the case before the guard judges it */
 		co_check_money(PG_GETARG_DATUM(1), "propose_refund_amount", "amount",
 					   true);
-		/* money has two decimals; round before judging */
-		amount = DirectFunctionCall2(numeric_round, PG_GETARG_DATUM(1),
-									 Int32GetDatum(2));
+		amount = PG_GETARG_DATUM(1);
 	}
 	return press_one_arg(fcinfo, ACT_PROPOSE_AMOUNT, "amount", amount, true);
 }
@@ -440,15 +438,6 @@ co_accept_refund_amount(PG_FUNCTION_ARGS)
 	co_require_arg(fcinfo, 1, name, "amount");
 	amount = PG_GETARG_DATUM(1);
 	co_check_money(amount, name, "amount", true);
-	/* the column would round it: an amount of money has two decimals */
-	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount,
-										  DirectFunctionCall2(numeric_round, amount,
-															  Int32GetDatum(2)))) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: amount has more than two decimals", name),
-				 errdetail("amount is %s.", co_numeric_str(amount)),
-				 errhint("Pass the proposal exactly as the merchant made it.")));
 	return state_text(press(button(ACT_ACCEPT_AMOUNT), PG_GETARG_INT64(0), 0,
 							&amount, &argnull));
 }

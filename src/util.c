@@ -334,6 +334,16 @@ co_check_money(Datum amount, const char *button, const char *argname,
 				 errdetail("%s is %s; amounts are numeric(12,2), below 10000000000.", argname,
 						   co_numeric_str(amount)),
 				 errhint("Pass the amount actually paid.")));
+	/* the column would round it silently: money has two decimals */
+	if (must_fit_column &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount,
+										  DirectFunctionCall2(numeric_round, amount,
+															  Int32GetDatum(2)))) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s has more than two decimals", button, argname),
+				 errdetail("%s is %s.", argname, co_numeric_str(amount)),
+				 errhint("Pass an amount of money with at most two decimals.")));
 }
 
 /*
