@@ -747,6 +747,9 @@ class Session:
         the same role and identity on the aux connection, rolled back."""
         if not args or args[0].t != "bigint" or not self.acting:
             return False
+        if args[0].v is None:
+            # a NULL id names no row: its 22004 tells nothing about one
+            return err.pgcode == "22004"
         role, kind, ids, who = self.acting
         a2 = [Arg(str(BIG - 7), "bigint")] + list(args[1:])
         cur = self.aux.cursor()
