@@ -3,6 +3,7 @@
 MODULE_big = customorder
 OBJS = \
 	src/actors.o \
+	src/append.o \
 	src/case_buttons.o \
 	src/case_machine.o \
 	src/case_trigger.o \

@@ -18,27 +18,35 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-/* Every table mapped so far, so one relcache callback can forget them */
-static CoTable *mapped_tables[8];
-static int	n_mapped_tables = 0;
+/*
+ * Every cached relation OID (a mapped table's, an append target's), so one
+ * relcache callback can forget them
+ */
+static Oid *cached_relids[16];
+static int	n_cached_relids = 0;
 static bool callback_registered = false;
 
 /*
- * A relation changed (ALTER TABLE, DROP/CREATE EXTENSION): forget its map.
- * InvalidOid means "every relation".
+ * A relation changed (ALTER TABLE, CREATE INDEX, CREATE TRIGGER, a rename,
+ * DROP/CREATE EXTENSION): forget what was cached for it.  InvalidOid means
+ * "every relation".
  */
 static void
 forget_maps(Datum arg, Oid relid)
 {
 	int			i;
 
-	for (i = 0; i < n_mapped_tables; i++)
-		if (relid == InvalidOid || mapped_tables[i]->relid == relid)
-			mapped_tables[i]->relid = InvalidOid;
+	for (i = 0; i < n_cached_relids; i++)
+		if (relid == InvalidOid || *cached_relids[i] == relid)
+			*cached_relids[i] = InvalidOid;
 }
 
-static void
-remember_table(CoTable *table)
+/*
+ * Have *relid reset to InvalidOid whenever its relation changes: whatever
+ * the caller cached along with it is then rebuilt from the relation.
+ */
+void
+co_remember_relid(Oid *relid)
 {
 	int			i;
 
@@ -47,12 +55,12 @@ remember_table(CoTable *table)
 		CacheRegisterRelcacheCallback(forget_maps, (Datum) 0);
 		callback_registered = true;
 	}
-	for (i = 0; i < n_mapped_tables; i++)
-		if (mapped_tables[i] == table)
+	for (i = 0; i < n_cached_relids; i++)
+		if (cached_relids[i] == relid)
 			return;
-	if (n_mapped_tables >= lengthof(mapped_tables))
-		elog(ERROR, "customorder: too many mapped tables");
-	mapped_tables[n_mapped_tables++] = table;
+	if (n_cached_relids >= lengthof(cached_relids))
+		elog(ERROR, "customorder: too many cached relations");
+	cached_relids[n_cached_relids++] = relid;
 }
 
 /*
@@ -68,7 +76,7 @@ co_table_map(CoTable *table, Relation rel)
 	if (table->relid == RelationGetRelid(rel))
 		return;
 	Assert(table->ncols <= CO_MAX_COLS);
-	remember_table(table);
+	co_remember_relid(&table->relid);
 	table->missing = 0;
 	for (i = 0; i < table->ncols; i++)
 	{

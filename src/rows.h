@@ -18,6 +18,7 @@
 #include "customorder.h"
 
 #include "access/htup.h"
+#include "nodes/execnodes.h"
 #include "utils/relcache.h"
 
 #define CO_MAX_COLS 32
@@ -57,6 +58,33 @@ typedef struct CoRowData
 extern CoTable co_orders_table;
 extern CoTable co_cases_table;
 
+/*
+ * A table the extension appends rows to without the executor (append.c):
+ * the columns it writes, by name and type.  The cache part says whether
+ * the relation is usable: exactly those columns and nothing else an
+ * INSERT would enforce or fire.
+ */
+typedef struct CoAppendTable
+{
+	const char *const *cols;
+	const Oid  *types;
+	int			ncols;
+
+	/* cache for relation relid, forgotten on a relcache change */
+	Oid			relid;
+	bool		direct;			/* usable */
+	AttrNumber	attnums[CO_MAX_COLS];
+} CoAppendTable;
+
+/* A usable relation opened for appending: its indexes and a slot */
+typedef struct CoAppender
+{
+	CoAppendTable *table;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+} CoAppender;
+
+extern void co_remember_relid(Oid *relid);
 extern void co_table_map(CoTable *table, Relation rel);
 extern void co_row_read(CoTable *table, Relation rel, HeapTuple tuple,
 						Datum *values, bool *isnull);
@@ -69,5 +97,12 @@ extern HeapTuple co_row_modify(const CoTable *table, Relation rel,
 extern bool co_row_has(CoTable *table, int col);
 extern bool co_row_fetch(CoTable *table, const Datum *key, bool lock,
 						 Datum *values, bool *isnull);
+
+extern bool co_append_usable(CoAppendTable *table, Relation rel);
+extern void co_append_begin(CoAppendTable *table, Relation rel,
+							EState *estate, CoAppender *ap);
+extern void co_append_row(CoAppender *ap, EState *estate,
+						  const Datum *values, const bool *nulls);
+extern void co_append_end(CoAppender *ap);
 
 #endif							/* CUSTOMORDER_ROWS_H */
