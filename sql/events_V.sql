@@ -199,4 +199,77 @@ SELECT invariant, order_id = :o1 AS o1, regexp_replace(detail, '(CO)?[0-9]{5,}(-
 FROM verify(:o1);
 ROLLBACK;
 
+--
+-- V1: how an event is written.  The triggers append the events and their
+-- deliveries without the executor (src/append.c): every index of both
+-- tables is kept (amcheck finds each row in each index, expression and
+-- partial ones too), a unique index refuses a duplicate, NOT NULL holds,
+-- and a dropped column is skipped.  A table altered into a shape that path
+-- does not write (a CHECK, an INSERT trigger, a column of its own) gets its
+-- rows from one SQL statement, which the executor checks in full.
+--
+CREATE EXTENSION IF NOT EXISTS amcheck;
+BEGIN;
+CREATE INDEX regress_events_expr ON events ((lower(action)), order_id)
+    WHERE machine = 'order';
+CREATE INDEX regress_deliveries_expr ON deliveries ((consumer || '/' || event_id));
+ALTER TABLE events ADD COLUMN regress_gone int;
+ALTER TABLE events DROP COLUMN regress_gone;
+SELECT place_order(prod('wok'), 9105, 199.00) AS o5 \gset
+SELECT request_refund(:o5, 'refund_only', 'no_reason') IS NOT NULL AS instant_refund;
+SELECT n, machine, action, from_state, to_state, actor FROM pg_temp.ev(:o5);
+SELECT count(*) AS deliveries FROM deliveries d JOIN events e USING (order_id, event_id)
+WHERE d.consumer = 'regress_app' AND e.order_id = :o5;
+SELECT c.relname, bt_index_check(c.oid, true)::text = '' AS checked
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid IN ('customorder.events'::regclass, 'customorder.deliveries'::regclass)
+ORDER BY c.relname;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT count(*) AS by_expression_index FROM events
+WHERE lower(action) = 'place_order' AND machine = 'order' AND order_id = :o5;
+SELECT count(*) AS by_deliveries_index FROM deliveries d JOIN events e USING (order_id, event_id)
+WHERE d.consumer || '/' || d.event_id = 'regress_app/' || e.event_id AND e.order_id = :o5;
+ROLLBACK;
+-- a unique index
+BEGIN;
+SELECT place_order(prod('wok'), 9106, 199.00) AS o6 \gset
+CREATE UNIQUE INDEX regress_one_per_machine ON events (order_id, machine)
+    WHERE order_id >= :o6;
+SELECT err($$SELECT customorder.request_refund($$ || :o6 || $$, 'refund_only', 'no_reason')$$) AS second_order_event;
+ROLLBACK;
+-- NOT NULL
+BEGIN;
+ALTER TABLE events DISABLE TRIGGER events_append_only;
+DELETE FROM events WHERE from_state IS NULL;
+ALTER TABLE events ALTER from_state SET NOT NULL;
+SELECT err($$SELECT customorder.place_order(prod('wok'), 9107, 199.00)$$) AS from_state_null;
+ROLLBACK;
+-- a CHECK constraint, an INSERT trigger, a column with a default: the SQL path
+BEGIN;
+ALTER TABLE events ADD CONSTRAINT regress_no_refund_events CHECK (machine <> 'refund') NOT VALID;
+SELECT place_order(prod('wok'), 9108, 199.00) AS o8 \gset
+SELECT err($$SELECT customorder.request_refund($$ || :o8 || $$, 'refund_only', 'no_reason')$$) AS refund_event;
+ROLLBACK;
+BEGIN;
+CREATE FUNCTION public.regress_tag() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.detail := NEW.detail || '{"tagged": true}';
+    RETURN NEW;
+END $$;
+CREATE TRIGGER regress_tag BEFORE INSERT ON events
+    FOR EACH ROW EXECUTE FUNCTION public.regress_tag();
+ALTER TABLE events ADD COLUMN regress_source text DEFAULT 'the executor';
+SELECT place_order(prod('wok'), 9109, 199.00) AS o9 \gset
+SELECT machine, action, detail->'tagged' AS tagged, regress_source FROM events WHERE order_id = :o9;
+SELECT count(*) AS deliveries FROM deliveries WHERE consumer = 'regress_app' AND order_id = :o9;
+ROLLBACK;
+-- the events table renamed away (a 1.0 database's path): nothing appended
+BEGIN;
+ALTER TABLE events RENAME TO regress_events_away;
+SELECT place_order(prod('wok'), 9110, 199.00) AS o10 \gset
+SELECT count(*) AS appended FROM regress_events_away WHERE order_id = :o10;
+ROLLBACK;
+SELECT count(*) AS left_over FROM deliveries WHERE consumer = 'regress_app';
+
 RESET customorder.clock;
