@@ -61,11 +61,12 @@ demo:
 
 # The cost of enforcing the rules: a bulk raw UPDATE trigger on vs off, each
 # button called in bulk vs the raw statement, the HOT share of a lifecycle,
-# on a throwaway cluster (after `make install`); prints figures, asserts none
-# (ROWS, BUTTON_ROWS, RUNS, HOT_ORDERS: see test/bench/run)
+# on a throwaway cluster (after `make install`), or on the server PGPORT
+# names when it is set; prints figures, asserts none (ROWS, BUTTON_ROWS,
+# RUNS, HOT_ORDERS, DUE_ORDERS: see test/bench/run)
 .PHONY: bench
 bench:
-	pg_virtualenv -t test/bench/run
+	$(if $(PGPORT),,pg_virtualenv -t) test/bench/run
 
 # Random and hostile concurrent calls, raw DML and clock moves
 # (test/fuzz/fuzz.py, needs python3-psycopg2) against the server of the PG*

@@ -182,6 +182,8 @@ event_target(int64 order_id, EventTarget *target)
 		co_remember_relid(&cached.deliveries);
 		co_remember_relid(&cached.consumers);
 		cached.events = get_relname_relid("events", nsp);
+		if (!OidIsValid(cached.events))
+			return false;
 		cached.deliveries = get_relname_relid("deliveries", nsp);
 		cached.consumers = get_relname_relid("consumers", nsp);
 	}

@@ -3,8 +3,8 @@
  * outbox.c
  *	  SPEC §10 V3: the outbox.  register_consumer(name) makes every event
  *	  appended from then on a delivery of that consumer
- *	  (customorder.deliveries, keyed (consumer, order_id, event_id), filled
- *	  by the statement that appends the event, events.c).  claim_events
+ *	  (customorder.deliveries, keyed (consumer, order_id, event_id), written
+ *	  with the event by the trigger that appends it, events.c).  claim_events
  *	  leases undelivered events; ack_events deletes their deliveries.
  *
  *	  Per-order order: only the head of an order's deliveries (the one with
