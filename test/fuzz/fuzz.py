@@ -96,6 +96,14 @@ ODD_TEXT = ["", " ", "\u200f\u202eRTL\u202c", "e\u0301\u0301\u0301", "\U0001F600
 MAX_EXAMPLES = 20
 
 
+def norm_id(v):
+    """A bigint argument as PostgreSQL reads it (' 7 ' is 7)."""
+    try:
+        return int(str(v).strip())
+    except (TypeError, ValueError):
+        return v
+
+
 class Arg:
     """One argument: its value (None, str, bool) and the SQL type it is cast to.
     pre: PostgreSQL may fail to convert it; cast it in a separate statement first.
@@ -677,7 +685,10 @@ class Session:
             self.stats["ok"] += 1
             self.stats["ok_ops"][op] += 1
             self.last = (True, None, None, None, None)
-            if bad:
+            if bad and kind == "raw" and cur.rowcount == 0:
+                # an UPDATE or DELETE that matched no row wrote nothing: no row judged the input
+                self.stats["checks"]["bad_inputs_no_row"] += 1
+            elif bad:
                 self.finding("H3/H8: an input the rules refuse was accepted", op, cur, sql, args, "")
             if kind != "query":     # a query outside the ids succeeds, showing nothing (op_rls checks)
                 self.check_acting(op, cur, sql, args)
@@ -887,7 +898,7 @@ def op_place_order(s):
             if r.random() < 0.4:            # differing arguments: 22023
                 i, differ = r.randrange(3), True
                 args[i] = Arg(str(int(rb) + (1 if int(rb) < BIG else -1)) if i == 1 else str(decimal.Decimal(ra) - CENT) if i == 2
-                              else str(r.choice([x[0] for x in s.products if str(x[0]) != rp] or [0])),
+                              else str(r.choice([x[0] for x in s.products if x[0] != norm_id(rp)] or [0])),
                               args[i].t)
         elif r.random() < 0.1:
             pay_no = r.choice(["", " ", "x" * 300, "\u202e", None])
@@ -902,8 +913,8 @@ def op_place_order(s):
         cur.execute("SELECT product_id, buyer_id, amount FROM customorder.orders WHERE pay_no = %s",
                     [pay_no])
         row = cur.fetchone()
-        if row and (str(row[0]), str(row[1]), decimal.Decimal(row[2])) == \
-                (repeat[0], repeat[1], decimal.Decimal(repeat[2])):
+        if row and (row[0], row[1], decimal.Decimal(row[2])) == \
+                (norm_id(repeat[0]), norm_id(repeat[1]), decimal.Decimal(repeat[2])):
             s.finding("H3: a repeated pay_no with the same arguments was refused", "place_order",
                       None, "place_order(%s, %s, %s, %r)" % (repeat[:3] + (pay_no,)), [], str(s.last))
     if oid is None:
@@ -988,8 +999,33 @@ def op_accept_race(s):
         if rows:
             s.note_case(cid, rows[0][0])
         if reproposed is not None and reproposed != seen:
-            s.finding("H4: an accept of a stale amount succeeded", "accept_refund_amount", None,
-                      "accept_refund_amount(%s, %s)" % (cid, seen), [], "re-proposed %s before" % reproposed)
+            stale_accept(s, cid, seen, reproposed)
+
+
+def stale_accept(s, cid, seen, reproposed):
+    """The accept of what the buyer read succeeded after our re-proposal of
+    another amount had committed.  Right only if another session proposed
+    the accepted amount again in between (or declined and proposed it): the
+    sessions' own logs are not ordered among themselves, so the case's
+    customorder.events (V1, in the order of the case's row lock) decide.
+    The accept must follow a proposal of `seen` that follows ours."""
+    cur = s.aux.cursor()
+    cur.execute("SELECT event_id, action, detail ? 'proposed_amount', (detail->>'proposed_amount')::numeric, "
+                "detail::text FROM customorder.events WHERE aftersale_id = %s AND order_id IN "
+                "(SELECT order_id FROM customorder.aftersales WHERE aftersale_id = %s) ORDER BY event_id",
+                [cid, cid])
+    events = cur.fetchall()
+    accepts = [i for i, e in enumerate(events) if e[1] == "accept_refund_amount"]
+    if accepts:
+        props = [e for e in events[:accepts[-1]] if e[2]]     # what set or cleared proposed_amount
+        ours = [i for i, e in enumerate(props) if e[3] == reproposed]
+        if ours and props[-1][3] == seen and len(props) - 1 > ours[-1]:
+            s.stats["checks"]["accepts_after_a_proposal_back"] += 1
+            return
+    s.finding("H4: an accept of a stale amount succeeded", "accept_refund_amount", None,
+              "accept_refund_amount(%s, %s)" % (cid, seen), [],
+              "re-proposed %s before; the case's events: %s" % (
+                  reproposed, "; ".join("%s %s %s" % (e[0], e[1], e[4]) for e in events[-8:])))
 
 
 op_accept_race.wants = ("case", ["negotiating"])
@@ -1882,7 +1918,7 @@ def check_events(args, events):
         row = rows.get(pay_no)
         if row is None or row[0] != oid:
             out.append("H3: pay_no %r gave order %s, the order now holding it: %s" % (pay_no, oid, row))
-        elif (str(row[1]), str(row[2]), decimal.Decimal(row[3])) != (pid, buyer, decimal.Decimal(amount)):
+        elif (row[1], row[2], decimal.Decimal(row[3])) != (norm_id(pid), norm_id(buyer), decimal.Decimal(amount)):
             out.append("H3: pay_no %r, order %s (%s, %s, %s) returned for the call (%s, %s, %s)"
                        % ((pay_no, oid) + tuple(row[1:]) + (pid, buyer, amount)))
     proposed = {}
@@ -2028,13 +2064,16 @@ def main():
             p("  %s order %s: %s" % (inv, oid, shorten(detail or "", 300)))
     ch = total["checks"]
     p("oracle (H1-H8): %d committed pay_no calls (%d repeats), %d committed accepts (%d raced by a "
-      "re-proposal), %d presses as bound roles (%d ids named in refusals, all their own unless listed), "
-      "%d row-security reads, %d long transactions; outside their ids, %d refusals of the arguments "
-      "alone (the same for a missing id) came before the 42501" % (
-          n_pays, ch["pay_no_repeats"], n_accepts, ch["accept_races"], ch["bound_presses"], ch["ids_named"],
+      "re-proposal; %d accepted after another session proposed the amount read again, as "
+      "customorder.events shows), %d presses as bound roles (%d ids named in refusals, all their own "
+      "unless listed), %d row-security reads, %d long transactions; outside their ids, %d refusals of "
+      "the arguments alone (the same for a missing id) came before the 42501" % (
+          n_pays, ch["pay_no_repeats"], n_accepts, ch["accept_races"], ch["accepts_after_a_proposal_back"],
+          ch["bound_presses"], ch["ids_named"],
           ch["rls_reads"], ch["long_transactions"], ch["argument_refusals_outside_ids"]))
     p("inputs the rules must refuse (H3 amount, H8 limits), refused with: " +
-      (", ".join("%s %d" % kv for kv in sorted(total["bad_codes"].items())) or "none"))
+      (", ".join("%s %d" % kv for kv in sorted(total["bad_codes"].items())) or "none") +
+      "; raw statements with one that matched no row (nothing written): %d" % ch["bad_inputs_no_row"])
     findings = sorted(total["findings"].values(), key=lambda f: -f["count"])
     p("oracle findings: %d during the run, %d after it" % (sum(f["count"] for f in findings), len(oracle)))
     for f in findings[:MAX_EXAMPLES]:
