@@ -96,6 +96,19 @@ ODD_TEXT = ["", " ", "\u200f\u202eRTL\u202c", "e\u0301\u0301\u0301", "\U0001F600
 MAX_EXAMPLES = 20
 
 
+class Arg:
+    """One argument: its value (None, str, bool) and the SQL type it is cast to.
+    pre: PostgreSQL may fail to convert it; cast it in a separate statement first.
+    bad: a value the rules must refuse (H3 amount above the price, H8 limits):
+    a call that succeeds with it is a finding.
+    sql: an SQL expression that gives the value on the server (a stored
+    blob), written into the statement instead of a parameter."""
+    __slots__ = ("v", "t", "pre", "bad", "sql")
+
+    def __init__(self, v, t, pre=False, bad=False, sql=None):
+        self.v, self.t, self.pre, self.bad, self.sql = v, t, pre, bad, sql
+
+
 def norm_id(v):
     """A bigint argument as PostgreSQL reads it (' 7 ' is 7)."""
     try:
@@ -104,15 +117,25 @@ def norm_id(v):
         return v
 
 
-class Arg:
-    """One argument: its value (None, str, bool) and the SQL type it is cast to.
-    pre: PostgreSQL may fail to convert it; cast it in a separate statement first.
-    bad: a value the rules must refuse (H3 amount above the price, H8 limits):
-    a call that succeeds with it is a finding."""
-    __slots__ = ("v", "t", "pre", "bad")
+def params(args):
+    """The parameter values of args (an Arg with sql is no parameter)."""
+    return [a.v for a in args if a.sql is None]
 
-    def __init__(self, v, t, pre=False, bad=False):
-        self.v, self.t, self.pre, self.bad = v, t, pre, bad
+
+def placeholder(a):
+    return a.sql if a.sql is not None else "%%s::%s" % a.t
+
+
+# The hostile JSON of 100,000 items (9.7 MB).  Sent as a parameter it costs
+# the server a second of parsing per call, twice (the cast first): stored
+# once in public.fuzz_blobs, a call reads it from there (the extension gets
+# the same jsonb value, toasted), and one in a hundred still sends the text.
+HUGE_ITEMS_SQL = "(SELECT j FROM public.fuzz_blobs WHERE name = 'huge_items')"
+
+
+def huge_items():
+    return json.dumps([{"type": "image", "mime": "image/jpeg", "bytes": 1000 + i,
+                        "uri": "https://ev.example/huge/%d" % i} for i in range(100000)])
 
 
 def shorten(s, n=400):
@@ -170,18 +193,23 @@ def merge_stats(a, b):
 class Clock:
     """customorder.clock, shared by every session and only moving forward.
 
-    Every statement runs inside a read region; a move waits until no session
-    is inside one (sessions wait for the move), so no session ever writes a
-    time older than one another session has already written: verify() can
-    check the order of timestamps.  Real-time mode (RESET) is entered only
-    when the real time is ahead of the shared clock; base lies years in the
-    past for that."""
+    A session brings its own clock up to the shared one (SET, or RESET in
+    real-time mode) before each statement; a move does not wait for the
+    statements in flight, so one of them may still carry the time before
+    the move while another session already writes the time after it.  1.0's
+    fuzzer fenced the statements off from moves (a move waited until none
+    was in flight, and every session waited for the move), because 1.0 kept
+    no order among stamps written concurrently.  Since H2 the extension
+    keeps every new stamp of an order at least its latest whatever the clock
+    says, which the wall-clock presses of H1/H2 already lean on, and the
+    fence cost the sessions a fifth of their time: now verify() checks H2
+    against these races too.  Real-time mode (RESET) is entered only when
+    the real time is ahead of the shared clock; base lies years in the past
+    for that."""
 
     def __init__(self, base):
         self.base = base
         self.lock = mp.Lock()
-        self.readers = mp.RawValue("i", 0)
-        self.pending = mp.RawValue("i", 0)
         self.version = mp.RawValue("i", 0)
         self.real = mp.RawValue("i", 0)
         self.offset = mp.RawValue("d", 0.0)
@@ -191,53 +219,30 @@ class Clock:
     def time(self):
         return self.base + datetime.timedelta(seconds=self.offset.value)
 
-    def enter(self):
-        while True:
-            with self.lock:
-                if not self.pending.value:
-                    self.readers.value += 1
-                    return
-            time.sleep(0.0005)
-
-    def leave(self):
+    def state(self):
+        """(version, real-time mode?, time), read together."""
         with self.lock:
-            self.readers.value -= 1
+            return self.version.value, self.real.value, self.time()
 
     def move(self, step):
         """Forward by step seconds, or to real time (RESET) when step is None.
-        Called outside any read region; False when it did not move."""
+        False when it did not move."""
+        now = (datetime.datetime.now(datetime.timezone.utc) - self.base).total_seconds() - 1
         with self.lock:
-            if self.pending.value:
-                return False
-            self.pending.value = 1
-        try:
-            deadline = time.time() + 5
-            while True:
-                with self.lock:
-                    if self.readers.value == 0:
-                        break
-                if time.time() > deadline:
+            if step is None:
+                if self.real.value or now <= self.offset.value:
                     return False
-                time.sleep(0.0005)
-            now = (datetime.datetime.now(datetime.timezone.utc) - self.base).total_seconds() - 1
-            with self.lock:
-                if step is None:
-                    if self.real.value or now <= self.offset.value:
-                        return False
-                    self.real.value = 1
-                    self.offset.value = now
-                    self.resets.value += 1
-                else:
-                    if self.real.value:
-                        self.offset.value = max(self.offset.value, now + 2)
-                    self.real.value = 0
-                    self.offset.value += step
-                    self.moves.value += 1
-                self.version.value += 1
-                return True
-        finally:
-            with self.lock:
-                self.pending.value = 0
+                self.real.value = 1
+                self.offset.value = now
+                self.resets.value += 1
+            else:
+                if self.real.value:
+                    self.offset.value = max(self.offset.value, now + 2)
+                self.real.value = 0
+                self.offset.value += step
+                self.moves.value += 1
+            self.version.value += 1
+            return True
 
 
 # ---------------------------------------------------------------------------
@@ -249,7 +254,7 @@ class Session:
         self.dbname, self.rng, self.stats, self.shared, self.name = dbname, rng, stats, shared, name
         self.conn = self.aux = None
         self.in_tx = False
-        self.holding = False   # inside the clock's read region (see Clock)
+        self.wall = False      # in a transaction on the wall clock
         self.clock_version = -1
         self.orders = {}       # order_id -> [state, is_custom, amount, refunded]
         self.by_state = {}     # order state -> [order_id]
@@ -260,18 +265,22 @@ class Session:
         self.shops, self.cats = [], []
         self.max_order = self.max_case = 1
         self.huge_items = None
+        self.cast_seen = {}    # (type, long value) -> the cast's SQLSTATE, or None
         self.tx_events = []    # events of the open transaction, kept if it commits
         self.acting = None     # (role, kind, ids, acting id) while pressing as a bound role
         self.last = None       # (ok, sqlstate, message, detail, hint) of the last call
         self.pay_seen = {}     # pay_no -> (product, buyer, amount, order_id) of a committed call
+        self.spare = None      # the connection calls are made on while a long transaction waits
+        self.filler = None     # (operations, weights, quota) for those calls (see wait())
+        self.made = 0          # operations made, against the quota
         self.reconnect()
 
     # -- connection ---------------------------------------------------------
 
-    def reconnect(self):
+    def reconnect(self, keep=None):
         for c in (self.conn, self.aux):
             try:
-                if c is not None:
+                if c is not None and c is not keep:
                     c.close()
             except Exception:
                 pass
@@ -289,7 +298,7 @@ class Session:
                 acur.execute("SET statement_timeout = '5s'")
                 acur.execute("SET lock_timeout = '2s'")
                 acur.execute("SET client_min_messages = error")
-                self.in_tx = False
+                self.in_tx = self.wall = False
                 self.clock_version = -1
                 return
             except psycopg2.OperationalError:
@@ -297,34 +306,72 @@ class Session:
                     raise
                 time.sleep(0.5)
 
-    def lost(self, exc):
+    def lost(self, exc, keep=None):
+        """The connection is gone (a crash?): start over on new ones (but keep
+        keep, the connection of a transaction waiting meanwhile)."""
         self.stats["conn_lost"] += 1
         print("fuzz: %s lost its connection: %s" % (self.name, shorten(str(exc).strip(), 200)),
               file=sys.stderr)
         self.in_tx = False
-        self.leave()
         time.sleep(0.5)
-        self.reconnect()
+        self.reconnect(keep)
 
-    def enter(self):
-        """Enter the clock's read region and bring this session's clock up
-        to the shared one (SET customorder.clock, or RESET in real-time mode)."""
+    def sync_clock(self):
+        """Bring this session's clock up to the shared one (SET
+        customorder.clock, or RESET in real-time mode), in a transaction too
+        (time moves while it is open, H1), but not in one on the wall clock."""
         clock = self.shared["clock"]
-        if not self.holding:
-            clock.enter()
-            self.holding = True
-        if self.clock_version != clock.version.value:
-            version, real, t = clock.version.value, clock.real.value, clock.time()
-            if real:
-                self.conn.cursor().execute("RESET customorder.clock")
-            else:
-                self.conn.cursor().execute("SET customorder.clock = %s", (t.isoformat(),))
-            self.clock_version = version
+        if self.wall or self.clock_version == clock.version.value:
+            return
+        if self.in_tx and self.conn.get_transaction_status() != \
+                psycopg2.extensions.TRANSACTION_STATUS_INTRANS:
+            return      # an aborted transaction: its statements fail anyway
+        version, real, t = clock.state()
+        if real:
+            self.conn.cursor().execute("RESET customorder.clock")
+        else:
+            self.conn.cursor().execute("SET customorder.clock = %s", (t.isoformat(),))
+        self.clock_version = version
 
-    def leave(self):
-        if self.holding and not self.in_tx:
-            self.shared["clock"].leave()
-            self.holding = False
+    # what belongs to the connection calls are made on (see wait())
+    CONN_STATE = ("conn", "in_tx", "wall", "clock_version", "tx_events", "acting", "last")
+
+    def wait(self, seconds):
+        """Wait while this session's transaction stays open (H1/H2), making
+        other calls meanwhile on a spare connection, as the worker would
+        make them (none waits in turn), so that the wait costs no calls."""
+        end = time.time() + seconds
+        if self.filler is None:
+            time.sleep(seconds)
+            return
+        fns, weights, quota = self.filler
+        saved = tuple(getattr(self, k) for k in self.CONN_STATE)
+        try:
+            if self.spare is None or self.spare.closed:
+                self.spare = connect(self.dbname)
+                cur = self.spare.cursor()
+                cur.execute("SET statement_timeout = '15s'")
+                cur.execute("SET client_min_messages = error")
+            self.conn, self.in_tx, self.wall = self.spare, False, False
+            self.clock_version, self.tx_events, self.acting, self.last = -1, [], None, None
+            while time.time() < end and (quota is None or self.made < quota):
+                try:
+                    pick_op(self, fns, weights)(self)
+                    self.made += 1
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                    if self.conn.closed or getattr(e, "pgcode", None) is None:
+                        self.lost(e, keep=saved[0])
+                    else:
+                        raise
+        finally:
+            if self.in_tx:      # not left open by an operation, but never kept open
+                self.end(False)
+            self.spare = self.conn
+            for k, v in zip(self.CONN_STATE, saved):
+                setattr(self, k, v)
+        left = end - time.time()
+        if left > 0:
+            time.sleep(left)
 
     # -- cache --------------------------------------------------------------
 
@@ -608,15 +655,17 @@ class Session:
         if m == 8:
             return '[{"type":"image","mime":"image/jpeg","bytes":1,"uri":"\\uD83D\\uDE00\\u202e"}]', True
         if m in (9, 10):
+            if r.random() < 0.99:
+                return None, "huge"
             if self.huge_items is None:
-                self.huge_items = json.dumps([{"type": "image", "mime": "image/jpeg", "bytes": 1000 + i,
-                                               "uri": "https://ev.example/huge/%d" % i}
-                                              for i in range(100000)])
+                self.huge_items = huge_items()
             return self.huge_items, True
         return None, False
 
     def items_arg(self):
         j, hostile = self.items()
+        if hostile == "huge":
+            return Arg(None, "jsonb", sql=HUGE_ITEMS_SQL)
         return Arg(j, "jsonb", pre=hostile is True, bad=hostile == "bad")
 
     def tracking(self):
@@ -648,9 +697,17 @@ class Session:
 
     def precheck(self, args):
         """Cast each hostile argument in a separate statement; the code of
-        PostgreSQL's refusal, or None when every argument converts."""
+        PostgreSQL's refusal, or None when every argument converts.  The
+        outcome for a long value (the same few hostile blobs, deterministic)
+        is kept, and the cast of those is made once per session."""
         for a in args:
-            if not a.pre:
+            if not a.pre or a.sql is not None:
+                continue
+            key = (a.t, a.v) if isinstance(a.v, str) and len(a.v) > 65536 else None
+            if key is not None and key in self.cast_seen:
+                code = self.cast_seen[key]
+                if code is not None:
+                    return code
                 continue
             try:
                 self.aux.cursor().execute("SELECT %%s::%s IS NULL" % a.t, (a.v,))
@@ -658,9 +715,15 @@ class Session:
                 if e.pgcode is None:
                     self.lost(e)
                     return "conn"
+                if key is not None:
+                    self.cast_seen[key] = e.pgcode
                 return e.pgcode
             except psycopg2.Error as e:
+                if key is not None and e.pgcode:
+                    self.cast_seen[key] = e.pgcode
                 return e.pgcode or "client"
+            if key is not None:
+                self.cast_seen[key] = None
         return None
 
     def run(self, op, sql, args, kind="button", fetch=True, conn=None):
@@ -679,8 +742,8 @@ class Session:
         bad = any(a.bad for a in args)
         try:
             if conn is self.conn:
-                self.enter()
-            cur.execute(sql, [a.v for a in args])
+                self.sync_clock()
+            cur.execute(sql, params(args))
             rows = cur.fetchall() if fetch and cur.description else None
             self.stats["ok"] += 1
             self.stats["ok_ops"][op] += 1
@@ -705,9 +768,6 @@ class Session:
         except psycopg2.Error as e:
             self.error(op, kind, cur, sql, args, e, bad)
             return False, None
-        finally:
-            if conn is self.conn:
-                self.leave()
 
     def finding(self, what, op, cur, sql, args, note):
         """A violation of a rule the fuzzer itself checks (H3-H8)."""
@@ -715,7 +775,7 @@ class Session:
         f = self.stats["findings"].get(key)
         if f is None:
             try:
-                stmt = cur.mogrify(sql, [a.v for a in args]).decode("utf-8", "replace") if cur else sql
+                stmt = cur.mogrify(sql, params(args)).decode("utf-8", "replace") if cur else sql
             except Exception:
                 stmt = sql
             self.stats["findings"][key] = {"count": 1, "what": what, "op": op, "stmt": shorten(stmt, 400),
@@ -769,7 +829,7 @@ class Session:
             cur.execute("SET LOCAL ROLE %s" % role)
             cur.execute("SET LOCAL customorder.%s = %%s" % ("shop_id" if kind == "merchant" else "buyer_id"),
                         [str(who)])
-            cur.execute(sql, [a.v for a in a2])
+            cur.execute(sql, params(a2))
             same = False
         except psycopg2.Error as e:
             same = e.pgcode == err.pgcode and \
@@ -810,7 +870,7 @@ class Session:
         ex = self.stats["examples"].get(key)
         if ex is None:
             try:
-                stmt = cur.mogrify(sql, [a.v for a in args]).decode("utf-8", "replace")
+                stmt = cur.mogrify(sql, params(args)).decode("utf-8", "replace")
             except Exception:
                 stmt = sql
             self.stats["examples"][key] = {
@@ -824,15 +884,21 @@ class Session:
             ex["count"] += 1
 
     def call(self, op, fn, args, cast_result=""):
-        sql = "SELECT customorder.%s(%s)%s" % (fn, ", ".join("%%s::%s" % a.t for a in args),
+        sql = "SELECT customorder.%s(%s)%s" % (fn, ", ".join(placeholder(a) for a in args),
                                               cast_result)
         return self.run(op, sql, args)
 
-    def begin(self, iso=None):
-        self.enter()
+    def begin(self, iso=None, wall=False):
+        """BEGIN; on the wall clock (SET LOCAL customorder.clock TO DEFAULT)
+        when wall."""
+        if not wall:
+            self.sync_clock()
         self.conn.cursor().execute("BEGIN" + (" ISOLATION LEVEL " + iso if iso else ""))
         self.in_tx = True
         self.tx_events = []
+        if wall:
+            self.conn.cursor().execute("SET LOCAL customorder.clock TO DEFAULT")
+            self.wall = True
 
     def end(self, commit):
         events, self.tx_events, self.acting = self.tx_events, [], None
@@ -854,7 +920,7 @@ class Session:
             self.error("COMMIT", "raw", self.conn.cursor(), "COMMIT", [], e)
         self.in_tx = False
         self.clock_version = -1     # a SET inside the transaction may be rolled back
-        self.leave()
+        self.wall = False
 
 
 # ---------------------------------------------------------------------------
@@ -1220,13 +1286,12 @@ def op_long_tx(s):
     if not pool:
         return
     oid = r.choice(pool)
-    s.begin("REPEATABLE READ" if r.random() < 0.3 else None)
-    cur = s.conn.cursor()
-    if r.random() < 0.7:
-        cur.execute("SET LOCAL customorder.clock TO DEFAULT")     # the wall clock
+    iso = "REPEATABLE READ" if r.random() < 0.3 else None
+    wall = r.random() < 0.7     # mostly on the wall clock
+    s.begin(iso, wall=wall)
     s.run("long_tx_read", "SELECT customorder.now(), (SELECT count(*) FROM customorder.refund_eligibility(%s))",
           [Arg(str(oid), "bigint")], kind="query")
-    time.sleep(r.choice([0.01, 0.05, 0.2, 0.5]))
+    s.wait(r.choice([0.01, 0.05, 0.2, 0.5]))
     s.stats["checks"]["long_transactions"] += 1
     if r.random() < 0.8:
         press_on(s, oid, s.aux, "(other session)")
@@ -1508,7 +1573,7 @@ def op_clock(s):
              "10000000-01-01"]), "text")], kind="clock", fetch=False)
         return
     if s.in_tx:
-        # time moves between transactions only (see Clock)
+        # this session moves time between its transactions only
         s.run("clock_read", "SELECT customorder.now()", [], kind="clock")
         return
     if x < 0.08:
@@ -1527,7 +1592,7 @@ def op_clock(s):
         step = step[0] * r.randrange(1, step[1])
         moved = s.shared["clock"].move(step)
         name = "clock_forward"
-    # the SET (or RESET) itself is made by run() on entering the read region
+    # the SET (or RESET) itself is made by run() (sync_clock)
     s.run(name if moved else "clock_read", "SELECT customorder.now()", [], kind="clock")
 
 
@@ -1649,9 +1714,10 @@ def worker(idx, args, shared, queue):
         fns = [f for _, f in ops]
         quota = shared["quota"][idx]
         deadline = shared["deadline"]
-        made = 0
+        # what a waiting long transaction's session calls meanwhile: anything but another wait
+        s.filler = ([f for f in fns if f is not op_long_tx], [w for w, f in ops if f is not op_long_tx], quota)
         since_refresh = 999
-        while (quota is None or made < quota) and (deadline is None or time.time() < deadline):
+        while (quota is None or s.made < quota) and (deadline is None or time.time() < deadline):
             if since_refresh > 30:
                 try:
                     s.refresh()
@@ -1672,7 +1738,7 @@ def worker(idx, args, shared, queue):
                     for _ in range(n):
                         before = stats["ok"]
                         pick_op(s, fns, weights)(s)
-                        made += 1
+                        s.made += 1
                         if s.conn.closed or not s.in_tx:
                             break
                         if stats["ok"] == before:   # the transaction is aborted
@@ -1685,7 +1751,7 @@ def worker(idx, args, shared, queue):
                         s.end(commit)
                 else:
                     pick_op(s, fns, weights)(s)
-                    made += 1
+                    s.made += 1
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
                 if s.conn.closed or getattr(e, "pgcode", None) is None:
                     s.lost(e)
@@ -1719,6 +1785,10 @@ def setup(args):
     cur = conn.cursor()
     cur.execute("CREATE EXTENSION customorder")
     cur.execute("GRANT USAGE ON SCHEMA customorder TO customorder_fuzz_nopriv")
+    # the hostile blobs a call reads on the server instead of receiving them (see HUGE_ITEMS_SQL)
+    cur.execute("CREATE TABLE public.fuzz_blobs (name text PRIMARY KEY, j jsonb NOT NULL)")
+    cur.execute("INSERT INTO public.fuzz_blobs VALUES ('huge_items', %s::jsonb)", [huge_items()])
+    cur.execute("GRANT SELECT ON public.fuzz_blobs TO PUBLIC")
     # the clock starts years in the past, so that RESET (real time) moves it forward
     cur.execute("SELECT date_trunc('second', now()) - interval '10 years'")
     base = cur.fetchone()[0]
