@@ -1915,6 +1915,15 @@ def find_server_log():
     for c in candidates:
         if os.path.isfile(c) and os.access(c, os.R_OK):
             return c, "Debian cluster layout (%s)" % cluster
+    # a local server started with pg_ctl -l FILE: its stderr is the log
+    try:
+        with open(os.path.join(datadir, "postmaster.pid")) as f:
+            pid = int(f.readline())
+        path = os.readlink("/proc/%d/fd/2" % pid)
+        if os.path.isfile(path) and os.access(path, os.R_OK):
+            return path, "the postmaster's stderr (/proc/%d/fd/2)" % pid
+    except (OSError, ValueError):
+        pass
     return None, "not found (logging_collector off, no Debian log for cluster %r)" % cluster
 
 
