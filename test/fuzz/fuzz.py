@@ -2054,12 +2054,21 @@ def main():
     for p in procs:
         p.start()
     results = []
-    limit = (args.seconds or 3600) + 120
-    for _ in procs:
+    # a time budget gets 2 minutes' grace; a number of calls takes what it
+    # takes (every statement is bounded by statement_timeout): wait while a
+    # worker that has not reported is alive
+    limit = started + args.seconds + 120 if args.seconds is not None else None
+    while len(results) < len(procs):
         try:
-            results.append(queue.get(timeout=max(5, started + limit - time.time())))
+            results.append(queue.get(timeout=60 if limit is None else max(5, min(60, limit - time.time()))))
         except Exception:
-            break
+            if limit is not None and time.time() > limit:
+                break
+            if not any(p.is_alive() for p in procs):
+                try:
+                    results.append(queue.get(timeout=5))
+                except Exception:
+                    break
     elapsed = time.time() - started
     for p in procs:
         p.join(timeout=5)
