@@ -157,6 +157,14 @@ INSERT INTO aftersales (order_id, kind, reason) VALUES (:o_raw, 'refund_only', '
 RETURNING aftersale_id AS c_raw \gset
 SELECT * FROM pg_temp.kase(:c_raw);
 SELECT open_aftersale_id = :c_raw AS open_is_raw FROM orders WHERE order_id = :o_raw;
+-- ... but writes no case_orders row, as request_refund() does: verify()
+-- reports it, and a button still finds the case, through aftersales' index
+-- on aftersale_id (the fallback), until the writer adds the row
+SELECT invariant, detail = format('case %s has no case_orders row', :c_raw) AS names_the_case
+FROM verify(:o_raw);
+SELECT err(format('SELECT customorder.accept_refund_amount(%s, 1)', :c_raw)) AS found_without_row;
+INSERT INTO case_orders (aftersale_id, order_id) VALUES (:c_raw, :o_raw);
+SELECT count(*) AS violations FROM verify(:o_raw);
 -- F7: a second open case, raw
 INSERT INTO aftersales (order_id, kind, reason) VALUES (:o_raw, 'return_refund', 'no_reason');
 SELECT err(format('INSERT INTO customorder.aftersales (order_id, kind, reason, state) VALUES (%s, %L, %L, %L)',

@@ -13,7 +13,8 @@
  *   triggers enforce those rules and verify() checks them (see
  *   customorder--1.1.sql).  Dropping a constraint rewrites nothing.
  * - H3: place_order is the platform's (buyers lose it), with an overload
- *   idempotent per payment (orders.pay_no, unique).
+ *   idempotent per payment (orders.pay_no; payments keeps one order per
+ *   pay_no).
  * - H2: orders.last_stamp_at, the latest stamp of the order and its cases,
  *   filled from the 1.0 stamps (with the triggers off: it is theirs).
  * - H4: accept_refund_amount(aftersale_id, amount) replaces the one-argument
@@ -29,6 +30,13 @@
  *   stamps with the default periods (U1); deadlines already passed are
  *   applied by the first run_due().
  * - returns (§8) and platform arbitration (§9): see the end of this file.
+ * - ready for distribution by order_id (SPEC §12): row-level security
+ *   policies without subqueries (acts_as(), acting_*_id() and
+ *   order_visible() run per row and keep their answer for the statement);
+ *   payments (pay_no -> order_id) instead of a UNIQUE orders.pay_no;
+ *   case_orders (aftersale_id -> order_id) where the after-sale buttons
+ *   find a case's order; refunds unique per (order_id, refund_no).  The
+ *   update fills case_orders from 1.0's cases; payments starts empty.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -45,9 +53,10 @@ ALTER TABLE customorder.aftersales
     DROP CONSTRAINT aftersales_refund_amount_check,
     DROP CONSTRAINT aftersales_proposed_amount_check;
 
--- H3, H2: the payment's id and the latest stamp
+-- H3, H2: the payment's id (payments, below, keeps one order per payment)
+-- and the latest stamp
 ALTER TABLE customorder.orders
-    ADD COLUMN pay_no text UNIQUE,
+    ADD COLUMN pay_no text,
     ADD COLUMN last_stamp_at timestamptz;
 SET LOCAL session_replication_role = replica;
 UPDATE customorder.orders o SET last_stamp_at = (
@@ -118,9 +127,61 @@ END $$;
 -- H5: bound identities.  The grant functions are dropped and created again
 -- with their new arguments (the 1.0 calls with one argument still resolve)
 ALTER TABLE customorder.actors ADD COLUMN ids bigint[];
--- acting_shop_id() / acting_buyer_id() read actors now: SECURITY DEFINER
-ALTER FUNCTION customorder.acting_shop_id() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION customorder.acting_buyer_id() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- Row-level security without subqueries (SPEC C1: Citus refuses a subquery
+-- in a policy on a distributed table).  acts_as(), acting_shop_id() and
+-- acting_buyer_id() run on every row now and keep their answer for the
+-- statement in C; they read actors as their owner there, so acts_as() is
+-- no longer SECURITY DEFINER (its SET search_path would cost a GUC save and
+-- restore per row).  order_visible(order_id) is the policy of every
+-- order-scoped table.
+ALTER FUNCTION customorder.acts_as(text) SECURITY INVOKER RESET search_path;
+CREATE FUNCTION customorder.order_visible(order_id bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'co_order_visible' LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION customorder.order_visible(bigint) FROM PUBLIC;
+INSERT INTO customorder.actor_functions (kind, function)
+SELECT k, 'customorder.order_visible(bigint)'::pg_catalog.regprocedure
+FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k);
+DO $$
+DECLARE
+    r record;
+    t text;
+BEGIN
+    FOR r IN SELECT DISTINCT a.role FROM customorder.actors a
+    LOOP
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION customorder.order_visible(bigint) TO %s', r.role);
+    END LOOP;
+    ALTER POLICY platform_rows ON customorder.orders
+        USING (customorder.acts_as('platform'));
+    ALTER POLICY merchant_rows ON customorder.orders
+        USING (shop_id OPERATOR(pg_catalog.=) customorder.acting_shop_id()
+               AND customorder.acts_as('merchant'));
+    ALTER POLICY buyer_rows ON customorder.orders
+        USING (buyer_id OPERATOR(pg_catalog.=) customorder.acting_buyer_id()
+               AND customorder.acts_as('buyer'));
+    FOREACH t IN ARRAY ARRAY['evidence_bundles', 'evidence_items', 'aftersales',
+                             'communications']
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER POLICY order_rows ON customorder.%I '
+            'USING (customorder.order_visible(order_id))', t);
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['shops', 'products', 'custom_approvals']
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER POLICY platform_rows ON customorder.%I '
+            'USING (customorder.acts_as(''platform''))', t);
+        EXECUTE pg_catalog.format(
+            'ALTER POLICY merchant_rows ON customorder.%I '
+            'USING (shop_id OPERATOR(pg_catalog.=) customorder.acting_shop_id() '
+            'AND customorder.acts_as(''merchant''))', t);
+        IF t OPERATOR(pg_catalog.<>) 'custom_approvals' THEN
+            EXECUTE pg_catalog.format(
+                'ALTER POLICY buyer_rows ON customorder.%I '
+                'USING (customorder.acts_as(''buyer''))', t);
+        END IF;
+    END LOOP;
+END $$;
 DROP FUNCTION customorder.grant_platform(pg_catalog.regrole);
 DROP FUNCTION customorder.grant_merchant(pg_catalog.regrole);
 DROP FUNCTION customorder.grant_buyer(pg_catalog.regrole);
@@ -173,6 +234,10 @@ BEGIN
             'GRANT INSERT, UPDATE, DELETE ON customorder.categories, '
             'customorder.shops, customorder.custom_approvals, '
             'customorder.products, customorder.scripts TO %s', grantee);
+        -- the lookups by pay_no and aftersale_id are the platform's to read
+        EXECUTE pg_catalog.format(
+            'GRANT SELECT ON customorder.payments, customorder.case_orders TO %s',
+            grantee);
     END IF;
     INSERT INTO customorder.actors AS a (role, kind, ids)
     VALUES (grant_actor.role, grant_actor.kind,
@@ -235,6 +300,9 @@ BEGIN
             'REVOKE INSERT, UPDATE, DELETE ON customorder.categories, '
             'customorder.shops, customorder.custom_approvals, '
             'customorder.products, customorder.scripts FROM %s', grantee);
+        EXECUTE pg_catalog.format(
+            'REVOKE SELECT ON customorder.payments, customorder.case_orders FROM %s',
+            grantee);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM customorder.actors a
                    WHERE a.role OPERATOR(pg_catalog.=) revoke_actor.role) THEN
@@ -397,13 +465,18 @@ CREATE TABLE customorder.refunds (
     refund_id bigint GENERATED ALWAYS AS IDENTITY,
     aftersale_id bigint NOT NULL,
     amount numeric(12,2) NOT NULL,
-    refund_no text NOT NULL UNIQUE,
+    refund_no text NOT NULL,
     state text NOT NULL DEFAULT 'pending',
     payment_ref text,
     error text,
     created_at timestamptz NOT NULL,
     settled_at timestamptz,
-    PRIMARY KEY (order_id, refund_id)
+    PRIMARY KEY (order_id, refund_id),
+    -- refund_no is 'CO' || order_id || '-' || refund_id (the trigger writes
+    -- it), so it is unique across orders too; the key includes order_id, as
+    -- a unique key of a table distributed by order_id must, and the
+    -- payment service's reports find the refund by it (order_id parsed out)
+    UNIQUE (order_id, refund_no)
 );
 -- what the payment service still has to execute
 CREATE INDEX refunds_pending ON customorder.refunds (created_at)
@@ -488,12 +561,10 @@ FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
 -- V2: an order's events and refunds are visible exactly when the order is
 ALTER TABLE customorder.events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY order_rows ON customorder.events FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) events.order_id));
+    USING (customorder.order_visible(order_id));
 ALTER TABLE customorder.refunds ENABLE ROW LEVEL SECURITY;
 CREATE POLICY order_rows ON customorder.refunds FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) refunds.order_id));
+    USING (customorder.order_visible(order_id));
 
 -- U1: 1.0's refunded money, paid before 1.1 kept refunds, as succeeded
 -- refunds (the trigger refuses writes outside a money decision; this one
@@ -623,5 +694,51 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
                                   r.function, r.role);
+    END LOOP;
+END $$;
+
+-------------------------------------------------------------------------------
+-- Lookups by a key other than order_id (SPEC C1-C3: on Citus each is a
+-- table of its own, distributed by that key, so a lookup reads one shard)
+-------------------------------------------------------------------------------
+
+-- H3: the order of each payment (see customorder--1.1.sql).  1.0 had no
+-- pay_no: it starts empty.
+CREATE TABLE customorder.payments (
+    pay_no text PRIMARY KEY,
+    order_id bigint NOT NULL
+);
+
+-- The order of each case (see customorder--1.1.sql), filled from 1.0's
+-- cases
+CREATE TABLE customorder.case_orders (
+    aftersale_id bigint PRIMARY KEY,
+    order_id bigint NOT NULL
+);
+INSERT INTO customorder.case_orders (aftersale_id, order_id)
+SELECT a.aftersale_id, a.order_id FROM customorder.aftersales a;
+
+SELECT pg_catalog.pg_extension_config_dump('customorder.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.case_orders', '');
+
+-- the platform's to read; the buttons write them (SECURITY DEFINER)
+DO $$
+DECLARE
+    t text;
+    r record;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['payments', 'case_orders']
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE customorder.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY platform_rows ON customorder.%I FOR SELECT '
+            'USING (customorder.acts_as(''platform''))', t);
+    END LOOP;
+    FOR r IN SELECT a.role FROM customorder.actors a
+             WHERE a.kind OPERATOR(pg_catalog.=) 'platform'
+    LOOP
+        EXECUTE pg_catalog.format(
+            'GRANT SELECT ON customorder.payments, customorder.case_orders TO %s', r.role);
     END LOOP;
 END $$;

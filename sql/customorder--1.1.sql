@@ -17,6 +17,12 @@
  *   arbitration columns of aftersales; the bundle purposes return_proof,
  *   arbitration_merchant, arbitration_buyer; ship_return, confirm_return,
  *   refuse_return, escalate, submit_arbitration_evidence, arbitrate.
+ * - ready for distribution by order_id (SPEC §12): row-level security
+ *   policies without subqueries (acts_as(), acting_*_id() and
+ *   order_visible() run per row and keep their answer for the statement);
+ *   payments (pay_no -> order_id) instead of a UNIQUE orders.pay_no;
+ *   case_orders (aftersale_id -> order_id) where the after-sale buttons
+ *   find a case's order; refunds unique per (order_id, refund_no).
  */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
@@ -135,9 +141,10 @@ CREATE TABLE customorder.orders (
     evidence_bundle_id bigint,
     open_aftersale_id bigint,
     closed_at timestamptz,
-    -- 1.1: the payment's id (H3: one order per payment) and the latest stamp
-    -- of the order and its cases (H2: no stamp goes back before it)
-    pay_no text UNIQUE,
+    -- 1.1: the payment's id (H3: one order per payment, which payments
+    -- keeps) and the latest stamp of the order and its cases (H2: no stamp
+    -- goes back before it)
+    pay_no text,
     last_stamp_at timestamptz,
     -- T1: ship_by passed on the unshipped order (run_due stamps it)
     late_at timestamptz,
@@ -146,6 +153,17 @@ CREATE TABLE customorder.orders (
 
 CREATE INDEX ON customorder.orders (shop_id);
 CREATE INDEX ON customorder.orders (buyer_id);
+
+-- H3: the order of each payment, keyed by pay_no alone.  A UNIQUE on
+-- orders.pay_no would not do on Citus, where a unique key of a table
+-- distributed by order_id must include order_id; this table can be
+-- distributed by pay_no, so a repeated call finds its order on one shard.
+-- place_order(..., pay_no) claims the pay_no here and creates the order in
+-- the same transaction; verify() checks the two agree.
+CREATE TABLE customorder.payments (
+    pay_no text PRIMARY KEY,
+    order_id bigint NOT NULL
+);
 
 -- T3: run_due finds the unshipped orders whose ship_by passed by a range
 -- scan.  The predicate reads only stamps each order sets once (shipped_at,
@@ -229,6 +247,18 @@ CREATE TABLE customorder.aftersales (
 ) WITH (fillfactor = 80);
 
 CREATE INDEX ON customorder.aftersales (aftersale_id);
+
+-- The order of each case, keyed by aftersale_id alone: the after-sale
+-- buttons take only the case's id and find its order here (on Citus a
+-- single-shard lookup: distributed by order_id, aftersales would be searched
+-- on every shard).  request_refund writes the row in the transaction that
+-- creates the case; a case inserted by raw SQL has none until it is added
+-- (the buttons then fall back to aftersales' index on aftersale_id, and
+-- verify() reports the missing row).
+CREATE TABLE customorder.case_orders (
+    aftersale_id bigint PRIMARY KEY,
+    order_id bigint NOT NULL
+);
 
 -- T3: run_due finds passed deadlines by a range scan on due_at (NULL, and
 -- so absent from the scan, whenever no clock runs)
@@ -470,6 +500,8 @@ SELECT pg_catalog.pg_extension_config_dump('customorder.evidence_items', '');
 SELECT pg_catalog.pg_extension_config_dump('customorder.aftersales', '');
 SELECT pg_catalog.pg_extension_config_dump('customorder.scripts', '');
 SELECT pg_catalog.pg_extension_config_dump('customorder.communications', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('customorder.case_orders', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.categories', 'category_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.shops', 'shop_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('customorder.products', 'product_id'), '');
@@ -509,6 +541,8 @@ CREATE FUNCTION customorder.acts_as(kind text) RETURNS boolean
 -- writer and take no SET clause: it would cost a GUC save and restore on
 -- every row of a bulk UPDATE, and their SQL names every object, operators
 -- included, with its schema, so the caller's search_path cannot reach them.
+-- So do the functions of the row-level security policies (acts_as() and
+-- those below), which run on every row a policy filters.
 DO $$
 DECLARE
     fn pg_catalog.regprocedure;
@@ -518,6 +552,7 @@ BEGIN
         FROM pg_catalog.pg_proc p
         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'customorder'::pg_catalog.regnamespace
           AND p.prorettype OPERATOR(pg_catalog.<>) 'pg_catalog.trigger'::pg_catalog.regtype
+          AND p.oid OPERATOR(pg_catalog.<>) 'customorder.acts_as(text)'::pg_catalog.regprocedure
     LOOP
         EXECUTE pg_catalog.format(
             'ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', fn);
@@ -624,6 +659,10 @@ BEGIN
             'GRANT INSERT, UPDATE, DELETE ON customorder.categories, '
             'customorder.shops, customorder.custom_approvals, '
             'customorder.products, customorder.scripts TO %s', grantee);
+        -- the lookups by pay_no and aftersale_id are the platform's to read
+        EXECUTE pg_catalog.format(
+            'GRANT SELECT ON customorder.payments, customorder.case_orders TO %s',
+            grantee);
     END IF;
     INSERT INTO customorder.actors AS a (role, kind, ids)
     VALUES (grant_actor.role, grant_actor.kind,
@@ -686,6 +725,9 @@ BEGIN
             'REVOKE INSERT, UPDATE, DELETE ON customorder.categories, '
             'customorder.shops, customorder.custom_approvals, '
             'customorder.products, customorder.scripts FROM %s', grantee);
+        EXECUTE pg_catalog.format(
+            'REVOKE SELECT ON customorder.payments, customorder.case_orders FROM %s',
+            grantee);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM customorder.actors a
                    WHERE a.role OPERATOR(pg_catalog.=) revoke_actor.role) THEN
@@ -711,23 +753,28 @@ REVOKE ALL ON FUNCTION customorder.grant_actor(pg_catalog.regrole, text, bigint[
 -------------------------------------------------------------------------------
 
 -- customorder.shop_id / buyer_id of this transaction (NULL when unset, or,
--- H5, outside the ids the role is bound to: they read actors, hence
--- SECURITY DEFINER)
+-- H5, outside the ids the role is bound to), and order_visible(order_id),
+-- the policy of every order-scoped table.  Not SECURITY DEFINER (a SET
+-- search_path would cost a GUC save and restore per row): they read actors
+-- and orders as their owner in C, and keep the answer for the statement.
 CREATE FUNCTION customorder.acting_shop_id() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'co_acting_shop_id_sql' LANGUAGE C STABLE
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    AS 'MODULE_PATHNAME', 'co_acting_shop_id_sql' LANGUAGE C STABLE;
 CREATE FUNCTION customorder.acting_buyer_id() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'co_acting_buyer_id_sql' LANGUAGE C STABLE
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    AS 'MODULE_PATHNAME', 'co_acting_buyer_id_sql' LANGUAGE C STABLE;
+CREATE FUNCTION customorder.order_visible(order_id bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'co_order_visible' LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION customorder.acting_shop_id(),
-    customorder.acting_buyer_id() FROM PUBLIC;
+    customorder.acting_buyer_id(), customorder.order_visible(bigint) FROM PUBLIC;
 INSERT INTO customorder.actor_functions (kind, function)
 SELECT k, f::pg_catalog.regprocedure
 FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
      (VALUES ('customorder.acting_shop_id()'),
-             ('customorder.acting_buyer_id()')) AS common(f);
+             ('customorder.acting_buyer_id()'),
+             ('customorder.order_visible(bigint)')) AS common(f);
 
--- Each policy's acts_as() and acting_*_id() run once per query (InitPlans)
+-- No policy holds a subquery (Citus refuses one on a distributed table,
+-- SPEC C1): acts_as(), acting_*_id() and order_visible() run on every row
+-- and keep their answer for the statement (actors.c).
 DO $$
 DECLARE
     t text;
@@ -735,13 +782,13 @@ BEGIN
     -- orders: the platform all, a merchant its shop's, a buyer their own
     ALTER TABLE customorder.orders ENABLE ROW LEVEL SECURITY;
     CREATE POLICY platform_rows ON customorder.orders
-        USING ((SELECT customorder.acts_as('platform')));
+        USING (customorder.acts_as('platform'));
     CREATE POLICY merchant_rows ON customorder.orders FOR SELECT
-        USING (shop_id OPERATOR(pg_catalog.=) (SELECT customorder.acting_shop_id())
-               AND (SELECT customorder.acts_as('merchant')));
+        USING (shop_id OPERATOR(pg_catalog.=) customorder.acting_shop_id()
+               AND customorder.acts_as('merchant'));
     CREATE POLICY buyer_rows ON customorder.orders FOR SELECT
-        USING (buyer_id OPERATOR(pg_catalog.=) (SELECT customorder.acting_buyer_id())
-               AND (SELECT customorder.acts_as('buyer')));
+        USING (buyer_id OPERATOR(pg_catalog.=) customorder.acting_buyer_id()
+               AND customorder.acts_as('buyer'));
 
     -- order-scoped tables: visible exactly when their order is
     FOREACH t IN ARRAY ARRAY['evidence_bundles', 'evidence_items', 'aftersales',
@@ -751,8 +798,7 @@ BEGIN
             'ALTER TABLE customorder.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY order_rows ON customorder.%I FOR SELECT '
-            'USING (EXISTS (SELECT 1 FROM customorder.orders o '
-            'WHERE o.order_id OPERATOR(pg_catalog.=) %I.order_id))', t, t);
+            'USING (customorder.order_visible(order_id))', t);
     END LOOP;
 
     -- shop-scoped configuration: the platform writes it, a merchant reads its
@@ -763,16 +809,27 @@ BEGIN
             'ALTER TABLE customorder.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY platform_rows ON customorder.%I '
-            'USING ((SELECT customorder.acts_as(''platform'')))', t);
+            'USING (customorder.acts_as(''platform''))', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY merchant_rows ON customorder.%I FOR SELECT '
-            'USING (shop_id OPERATOR(pg_catalog.=) (SELECT customorder.acting_shop_id()) '
-            'AND (SELECT customorder.acts_as(''merchant'')))', t);
+            'USING (shop_id OPERATOR(pg_catalog.=) customorder.acting_shop_id() '
+            'AND customorder.acts_as(''merchant''))', t);
         IF t OPERATOR(pg_catalog.<>) 'custom_approvals' THEN
             EXECUTE pg_catalog.format(
                 'CREATE POLICY buyer_rows ON customorder.%I FOR SELECT '
-                'USING ((SELECT customorder.acts_as(''buyer'')))', t);
+                'USING (customorder.acts_as(''buyer''))', t);
         END IF;
+    END LOOP;
+
+    -- the lookups by another key (payments, case_orders): the platform's
+    -- to read; the buttons write them (SECURITY DEFINER)
+    FOREACH t IN ARRAY ARRAY['payments', 'case_orders']
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE customorder.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY platform_rows ON customorder.%I FOR SELECT '
+            'USING (customorder.acts_as(''platform''))', t);
     END LOOP;
 END $$;
 
@@ -840,13 +897,18 @@ CREATE TABLE customorder.refunds (
     refund_id bigint GENERATED ALWAYS AS IDENTITY,
     aftersale_id bigint NOT NULL,
     amount numeric(12,2) NOT NULL,
-    refund_no text NOT NULL UNIQUE,
+    refund_no text NOT NULL,
     state text NOT NULL DEFAULT 'pending',
     payment_ref text,
     error text,
     created_at timestamptz NOT NULL,
     settled_at timestamptz,
-    PRIMARY KEY (order_id, refund_id)
+    PRIMARY KEY (order_id, refund_id),
+    -- refund_no is 'CO' || order_id || '-' || refund_id (the trigger writes
+    -- it), so it is unique across orders too; the key includes order_id, as
+    -- a unique key of a table distributed by order_id must, and the
+    -- payment service's reports find the refund by it (order_id parsed out)
+    UNIQUE (order_id, refund_no)
 );
 -- what the payment service still has to execute
 CREATE INDEX refunds_pending ON customorder.refunds (created_at)
@@ -931,9 +993,7 @@ FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k),
 -- V2: an order's events and refunds are visible exactly when the order is
 ALTER TABLE customorder.events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY order_rows ON customorder.events FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) events.order_id));
+    USING (customorder.order_visible(order_id));
 ALTER TABLE customorder.refunds ENABLE ROW LEVEL SECURITY;
 CREATE POLICY order_rows ON customorder.refunds FOR SELECT
-    USING (EXISTS (SELECT 1 FROM customorder.orders o
-                   WHERE o.order_id OPERATOR(pg_catalog.=) refunds.order_id));
+    USING (customorder.order_visible(order_id));

@@ -103,6 +103,17 @@ SELECT err($$SELECT customorder.refund_succeeded('$$ || :'r4' || $$', 'PAY-2')$$
 SELECT err($$SELECT customorder.refund_failed('$$ || :'r4' || $$', 'late')$$);
 SELECT err($$SELECT customorder.retry_refund('$$ || :'r4' || $$')$$);
 SELECT err($$SELECT customorder.refund_succeeded('CO0-0', 'PAY-1')$$);
+-- refund_no is CO<order_id>-<refund_id>: the order id in it routes the
+-- lookup by the refunds' key (order_id, refund_no); another order's id with
+-- this refund's number, or text of another form, names no refund (P0002)
+SELECT regexp_replace(err(format('SELECT customorder.refund_succeeded(%L, %L)',
+                                 'CO' || :o1 || '-' || split_part(:'r4', '-', 2), 'PAY-1')),
+                      'CO[0-9]+-[0-9]+', 'CO#-#', 'g') AS other_order;
+SELECT s.refund_no, err(format('SELECT customorder.retry_refund(%L)', s.refund_no)) AS retried
+FROM (VALUES ('X1-1'), ('CO-'), ('CO1'), ('CO12-'), ('COx-1'), ('CO99999999999999999999-1'),
+             ('CO9223372036854775808-1'), (' CO1-1'), ('co1-1')) s(refund_no);
+SELECT regexp_replace(err(format('SELECT customorder.refund_failed(%L, %L)', :'r4' || ' ', 'x')),
+                      'CO[0-9]+-[0-9]+', 'CO#-#', 'g') AS trailing_space;
 SELECT err($$SELECT customorder.refund_succeeded(NULL, 'PAY-1')$$);
 SELECT n, machine, action, from_state, to_state, actor, detail
 FROM pg_temp.ev(:o4) WHERE machine = 'refund';
@@ -111,6 +122,12 @@ SELECT err($$UPDATE customorder.refunds SET state = 'pending' WHERE order_id = $
 SELECT err($$UPDATE customorder.refunds SET amount = 1 WHERE order_id = $$ || :o4);
 SELECT err($$DELETE FROM customorder.refunds WHERE order_id = $$ || :o4);
 SELECT err($$INSERT INTO customorder.refunds (order_id, aftersale_id, amount, created_at) VALUES ($$ || :o4 || ', ' || :c4 || $$, 1, now())$$);
+-- ... and refund_no is the trigger's to write, so it keeps its form (one
+-- refund_no per order and refund: unique across orders too)
+SELECT err($$UPDATE customorder.refunds SET refund_no = 'CO1-1' WHERE order_id = $$ || :o4);
+SELECT count(*) > 0 AS some, count(DISTINCT refund_no) = count(*) AS unique_refund_nos,
+       bool_and(refund_no = format('CO%s-%s', order_id, refund_id)) AS all_of_the_form
+FROM refunds;
 -- a failed refund still counts in refunded_amount; refund_status
 SELECT refund_failed(refund_no, 'timeout') FROM refunds WHERE order_id = :o1;
 SELECT o.refunded_amount, (SELECT sum(amount) FROM refunds r WHERE r.order_id = o.order_id) AS refunds

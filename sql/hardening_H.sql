@@ -20,6 +20,18 @@ SELECT place_order(prod('wok'), 9102, 199.00, 'PAY-H3-1') AS o_pay \gset
 SELECT place_order(prod('wok'), 9102, 199.00, 'PAY-H3-1') = :o_pay AS same_order,
        place_order(prod('wok'), 9102, 199, 'PAY-H3-1') = :o_pay AS same_amount_written_otherwise;
 SELECT count(*) AS orders_of_payment FROM orders WHERE pay_no = 'PAY-H3-1';
+-- payments holds the claim: one row, the order's (orders.pay_no is not
+-- UNIQUE: a unique key of orders must include order_id on Citus)
+SELECT count(*) AS payments, bool_and(order_id = :o_pay) AS of_the_order
+FROM payments WHERE pay_no = 'PAY-H3-1';
+SELECT count(*) AS unique_keys_on_pay_no FROM pg_constraint
+WHERE conrelid = 'customorder.orders'::regclass AND contype = 'u';
+-- a raw INSERT records no payment: a pay_no is place_order's
+SELECT err_full(format('INSERT INTO orders (product_id, buyer_id, amount, pay_no) VALUES (%s, 9102, 199.00, %L)',
+                       prod('wok'), 'PAY-H3-RAW'));
+SELECT err(format('INSERT INTO orders (product_id, buyer_id, amount, pay_no) VALUES (%s, 9102, 199.00, %L)',
+                  prod('wok'), 'PAY-H3-1')) AS raw_repeat;
+SELECT count(*) AS raw_payments FROM payments WHERE pay_no = 'PAY-H3-RAW';
 -- ... and 22023 when product, buyer or amount differ
 SELECT err_full(format('SELECT place_order(%s, 9102, 198.00, %L)', prod('wok'), 'PAY-H3-1'));
 SELECT err(format('SELECT place_order(%s, 9103, 199.00, %L)', prod('wok'), 'PAY-H3-1')) AS other_buyer;

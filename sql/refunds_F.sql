@@ -147,6 +147,9 @@ INSERT INTO aftersales (order_id, kind, reason, state, requested_at, refund_amou
 VALUES (:o_rawcase, 'refund_only', 'no_reason', 'instant_refunded', '2000-01-01', 9800.00)
 RETURNING state, requested_at, refund_amount, closed_at;
 SELECT * FROM pg_temp.order_state(:o_rawcase);
+-- the raw writer records the case's order, as request_refund() does
+INSERT INTO case_orders (aftersale_id, order_id)
+SELECT aftersale_id, order_id FROM aftersales WHERE order_id = :o_rawcase;
 -- a closed case cannot change, and cases are never deleted
 SELECT err_full(format('UPDATE aftersales SET state = ''requested'' WHERE order_id = %s', :o_rawcase));
 SELECT err('UPDATE aftersales SET refund_amount = 1 WHERE aftersale_id = ' || :c_grey);

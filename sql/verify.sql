@@ -123,7 +123,7 @@ SELECT * FROM customorder.verify();
 -- verify() as the tests below read it: orders by name, other ids as #
 CREATE TEMP VIEW vf_verify AS
 SELECT v.invariant, n.name AS "order",
-       regexp_replace(v.detail, '(case|bundle) [0-9]+', '\1 #', 'g') AS detail
+       regexp_replace(v.detail, '(case|bundle|order) [0-9]+', '\1 #', 'g') AS detail
 FROM customorder.verify() v LEFT JOIN vf_orders n USING (order_id);
 
 --
@@ -249,8 +249,10 @@ ROLLBACK;
 BEGIN;
 SET LOCAL session_replication_role = replica;
 DROP INDEX aftersales_one_open_case;
-INSERT INTO aftersales (order_id, kind, reason, state, requested_at)
-VALUES (:o_open, 'refund_only', 'quality', 'requested', customorder.now());
+WITH c AS (INSERT INTO aftersales (order_id, kind, reason, state, requested_at)
+           VALUES (:o_open, 'refund_only', 'quality', 'requested', customorder.now())
+           RETURNING aftersale_id, order_id)
+INSERT INTO case_orders SELECT aftersale_id, order_id FROM c;
 SELECT * FROM vf_verify ORDER BY 1, 2, 3;
 ROLLBACK;
 
@@ -261,8 +263,10 @@ BEGIN;
 SET LOCAL session_replication_role = replica;
 UPDATE orders SET open_aftersale_id = NULL WHERE order_id = :o_open;
 UPDATE orders SET open_aftersale_id = :c_partial WHERE order_id = :o_partial;
-INSERT INTO aftersales (order_id, kind, reason, state, requested_at)
-VALUES (:o_cancelled, 'refund_only', 'quality', 'requested', customorder.now());
+WITH c AS (INSERT INTO aftersales (order_id, kind, reason, state, requested_at)
+           VALUES (:o_cancelled, 'refund_only', 'quality', 'requested', customorder.now())
+           RETURNING aftersale_id, order_id)
+INSERT INTO case_orders SELECT aftersale_id, order_id FROM c;
 SELECT * FROM vf_verify ORDER BY 1, 2, 3;
 ROLLBACK;
 
@@ -316,6 +320,33 @@ SET LOCAL search_path = public, pg_catalog;
 SET LOCAL session_replication_role = replica;
 UPDATE customorder.evidence_bundles SET purpose = 'logistics_proof' WHERE order_id = :o_review;
 SELECT * FROM vf_verify ORDER BY 1, 2, 3;
+ROLLBACK;
+
+--
+-- Lookups by another key than order_id (on Citus, tables of their own):
+-- a case without its case_orders row, one whose row names another order, a
+-- row of no case; a pay_no not in payments, a payment naming another order,
+-- a payment of no order.  Orders with a pay_no come from place_order.
+--
+BEGIN;
+SELECT place_order(:pan, 7008, 99.00, 'VF-PAY-1') AS o_paid,
+       place_order(:pan, 7009, 99.00, 'VF-PAY-2') AS o_paid2 \gset
+INSERT INTO vf_orders VALUES ('paid', :o_paid), ('paid2', :o_paid2);
+SELECT count(*) AS healthy FROM vf_verify;
+SET LOCAL session_replication_role = replica;
+DELETE FROM case_orders WHERE aftersale_id = :c_open;
+UPDATE case_orders SET order_id = :o_evidence WHERE aftersale_id = :c_partial;
+INSERT INTO case_orders (aftersale_id, order_id) VALUES (:c_partial + 1000000, :o_rejected);
+DELETE FROM payments WHERE pay_no = 'VF-PAY-1';
+UPDATE payments SET order_id = :o_open WHERE pay_no = 'VF-PAY-2';
+INSERT INTO payments (pay_no, order_id) VALUES ('VF-PAY-9', :o_paid2 + 1000000);
+SELECT * FROM vf_verify ORDER BY 1, 2, 3;
+-- verify(order_id) checks one order's cases and pay_no; the rows of a
+-- missing case or order are the whole verify()'s
+SELECT invariant, regexp_replace(detail, '(case|order) [0-9]+', '\1 #', 'g') AS detail
+FROM verify(:o_partial) ORDER BY 1, 2;
+SELECT invariant, regexp_replace(detail, '(case|order) [0-9]+', '\1 #', 'g') AS detail
+FROM verify(:o_paid2) ORDER BY 1, 2;
 ROLLBACK;
 
 -- Every corruption was rolled back

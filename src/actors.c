@@ -12,9 +12,14 @@
  *	  actors.ids): the setting must then be one of them, or every button
  *	  refuses (42501) and acting_shop_id()/acting_buyer_id() are NULL, so
  *	  row security shows nothing.  An unbound grant (ids NULL) trusts the
- *	  setting, as 1.0 did.  The buttons run SECURITY DEFINER, so the actor is the outer
- *	  role (GetOuterUserId), the one the client connected or SET ROLE as.
- *	  Superusers act as the platform and may press every button.
+ *	  setting, as 1.0 did.  The buttons run SECURITY DEFINER, so the actor
+ *	  is the outer role (GetOuterUserId), the one the client connected or
+ *	  SET ROLE as.  Superusers act as the platform and may press every
+ *	  button.
+ *
+ *	  Row-level security asks the same questions on every row it filters
+ *	  (acts_as(), acting_shop_id(), acting_buyer_id(), order_visible()):
+ *	  the answers are kept for the statement (StatementActor below).
  *
  *-------------------------------------------------------------------------
  */
@@ -23,18 +28,34 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(co_acts_as);
 PG_FUNCTION_INFO_V1(co_acting_shop_id_sql);
 PG_FUNCTION_INFO_V1(co_acting_buyer_id_sql);
+PG_FUNCTION_INFO_V1(co_order_visible);
 
 
 static char *shop_id_setting = NULL;
@@ -126,13 +147,16 @@ co_actors_have_ids(void)
  * the merchant and buyer kinds whose grants (H5) are all bound to ids that
  * leave out the shop or buyer this session acts for.  A role holds a kind
  * through any role it inherits from; one unbound grant of a kind, or one
- * whose ids hold the session's shop or buyer, lets it act.
+ * whose ids hold the session's shop or buyer, lets it act.  The buttons ask
+ * with plan 0, row-level security (under the caller's search_path: the SQL
+ * names everything with its schema, operators included) with plan 1, so
+ * neither replans the other's kept plan.
  */
 static int
-actor_kinds_bound(Oid role, int *bound_out)
+actor_kinds_planned(Oid role, int *bound_out, int which)
 {
-	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr plan_1_0 = NULL;
+	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans_1_0[2];
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2];
 	int			kinds = 0;
@@ -147,17 +171,19 @@ actor_kinds_bound(Oid role, int *bound_out)
 	args[1] = Int64GetDatum(co_acting_buyer_id());
 	co_connect();
 	if (co_actors_have_ids())
-		co_execute(co_prepare(&plan,
+		co_execute(co_prepare(&plans[which],
 							  "SELECT a.role::pg_catalog.oid, a.kind, "
-							  "a.ids IS NULL OR CASE a.kind "
-							  "WHEN 'merchant' THEN $1 OPERATOR(pg_catalog.=) ANY (a.ids) "
-							  "WHEN 'buyer' THEN $2 OPERATOR(pg_catalog.=) ANY (a.ids) "
+							  "a.ids IS NULL OR CASE "
+							  "WHEN a.kind OPERATOR(pg_catalog.=) 'merchant' "
+							  "THEN $1 OPERATOR(pg_catalog.=) ANY (a.ids) "
+							  "WHEN a.kind OPERATOR(pg_catalog.=) 'buyer' "
+							  "THEN $2 OPERATOR(pg_catalog.=) ANY (a.ids) "
 							  "ELSE true END "
 							  "FROM customorder.actors a",
 							  2, argtypes),
 				   args, NULL, true, 0);
 	else						/* a 1.0 database (U2): no grant is bound */
-		co_execute(co_prepare(&plan_1_0,
+		co_execute(co_prepare(&plans_1_0[which],
 							  "SELECT a.role::pg_catalog.oid, a.kind, true "
 							  "FROM customorder.actors a",
 							  0, NULL),
@@ -190,6 +216,13 @@ actor_kinds_bound(Oid role, int *bound_out)
 	co_finish();
 	*bound_out = kinds & ~allowed;
 	return kinds;
+}
+
+/* The kinds of a role and its bound kinds, as a button asks */
+static int
+actor_kinds_bound(Oid role, int *bound_out)
+{
+	return actor_kinds_planned(role, bound_out, 0);
 }
 
 static int
@@ -337,6 +370,188 @@ co_authorize_order(const char *button, int who, const OrderRow *order)
 				 DatumGetInt64(order->v[OC_BUYER_ID]));
 }
 
+/* ----------------------------------------------------------------
+ *		Row-level security: the statement's actor
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The policies hold no subquery (a distributed table refuses one, SPEC
+ * C1), so PostgreSQL calls acts_as(), acting_shop_id(), acting_buyer_id()
+ * and order_visible() on every row it filters.  Their answer is kept for
+ * the statement: it is computed again when the transaction, its command
+ * counter (a grant or revoke_actor earlier in the transaction writes
+ * actors), the statement, the outer role (SET ROLE) or the session's
+ * customorder.shop_id / buyer_id differ, and forgotten when a transaction
+ * or subtransaction ends in an error (what it read may be rolled back).
+ * A statement is a top-level one (its start time): within it, a grant
+ * committed by another session is not seen, as the policies' InitPlans of
+ * 1.0 did not see one within a query.
+ *
+ * The functions are not SECURITY DEFINER: its search_path SET would cost a
+ * GUC save and restore on every row.  They read actors as the function's
+ * owner (SetUserIdAndSecContext, as the RI triggers do) with a kept plan
+ * that names every object and operator with its schema, so the caller's
+ * search_path cannot reach it, and orders by an index scan of their own
+ * (order_owners), which no search_path or permission reaches either.
+ */
+typedef struct StatementActor
+{
+	bool		valid;
+	/* the key */
+	LocalTransactionId lxid;
+	CommandId	cid;
+	TimestampTz stmt_start;
+	Oid			role;
+	int64		shop_setting;
+	int64		buyer_setting;
+	/* the answer */
+	int			kinds;			/* CO_WHO_* bits of the role */
+	int64		shop;			/* acting_shop_id(), or 0 for NULL */
+	int64		buyer;			/* acting_buyer_id(), or 0 for NULL */
+	HTAB	   *orders;			/* order_id -> OrderSeen, this statement's */
+	/* customorder.orders for order_owners, resolved on first use */
+	Oid			orders_relid;
+	Oid			orders_index;
+	AttrNumber	shop_attno;
+	AttrNumber	buyer_attno;
+} StatementActor;
+
+typedef struct OrderSeen
+{
+	int64		order_id;		/* the hash key */
+	bool		visible;
+} OrderSeen;
+
+/* at most this many orders remembered per statement (then forgotten) */
+#define CO_MAX_ORDERS_SEEN 65536
+
+static StatementActor stmt_actor;
+static MemoryContext stmt_actor_cxt = NULL;
+static bool stmt_actor_callbacks = false;
+
+/* A transaction or subtransaction that fails takes the answer with it */
+static void
+stmt_actor_xact_callback(XactEvent event, void *arg)
+{
+	stmt_actor.valid = false;
+}
+
+static void
+stmt_actor_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		stmt_actor.valid = false;
+}
+
+/*
+ * The user to read actors and orders as: the SQL function's owner (the
+ * extension's), whom the tables' row security does not filter.
+ */
+static Oid
+function_owner(FunctionCallInfo fcinfo)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u",
+			 fcinfo->flinfo->fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * customorder.orders, its primary key index (order_id) and the attribute
+ * numbers of shop_id and buyer_id, for order_owners, once per statement:
+ * a DDL in between (DROP and CREATE EXTENSION) ends the statement.
+ */
+static void
+order_index_resolve(StatementActor *a)
+{
+	Oid			nsp = get_namespace_oid(CO_SCHEMA, false);
+	Relation	rel;
+
+	a->orders_relid = get_relname_relid("orders", nsp);
+	if (!OidIsValid(a->orders_relid))
+		elog(ERROR, "relation %s.orders does not exist", CO_SCHEMA);
+	rel = table_open(a->orders_relid, AccessShareLock);
+	a->orders_index = RelationGetPrimaryKeyIndex(rel);
+	a->shop_attno = get_attnum(a->orders_relid, "shop_id");
+	a->buyer_attno = get_attnum(a->orders_relid, "buyer_id");
+	table_close(rel, NoLock);
+	if (!OidIsValid(a->orders_index) || a->shop_attno == InvalidAttrNumber ||
+		a->buyer_attno == InvalidAttrNumber)
+		elog(ERROR, "relation %s.orders has no primary key, shop_id or buyer_id",
+			 CO_SCHEMA);
+}
+
+/*
+ * The actor of this statement, computed once per statement (see above).
+ * An error while reading as the owner ends the (sub)transaction, which
+ * restores the user.
+ */
+static StatementActor *
+statement_actor(FunctionCallInfo fcinfo)
+{
+	StatementActor *a = &stmt_actor;
+	Oid			role = GetOuterUserId();
+	int64		shop = co_acting_shop_id();
+	int64		buyer = co_acting_buyer_id();
+	CommandId	cid = GetCurrentCommandId(false);
+	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+	Oid			save_user;
+	int			save_sec;
+	int			bound;
+
+	if (a->valid && a->lxid == MyProc->lxid && a->cid == cid &&
+		a->stmt_start == stmt_start && a->role == role &&
+		a->shop_setting == shop && a->buyer_setting == buyer)
+		return a;
+
+	if (!stmt_actor_callbacks)
+	{
+		RegisterXactCallback(stmt_actor_xact_callback, NULL);
+		RegisterSubXactCallback(stmt_actor_subxact_callback, NULL);
+		stmt_actor_cxt = AllocSetContextCreate(TopMemoryContext,
+											   "customorder statement actor",
+											   ALLOCSET_DEFAULT_SIZES);
+		stmt_actor_callbacks = true;
+	}
+	a->valid = false;
+	a->orders = NULL;
+	a->orders_index = InvalidOid;
+	MemoryContextReset(stmt_actor_cxt);
+
+	/*
+	 * Read actors with a snapshot of this command: the planner may call the
+	 * policy's functions to estimate them, under an older active snapshot
+	 * that would miss a grant made earlier in the statement.
+	 */
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(function_owner(fcinfo),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	a->kinds = actor_kinds_planned(role, &bound, 1);
+	PopActiveSnapshot();
+	SetUserIdAndSecContext(save_user, save_sec);
+
+	/* H5: an id outside the role's binding shows nothing */
+	a->shop = shop > 0 && !(bound & CO_WHO_MERCHANT) ? shop : 0;
+	a->buyer = buyer > 0 && !(bound & CO_WHO_BUYER) ? buyer : 0;
+	a->lxid = MyProc->lxid;
+	a->cid = cid;
+	a->stmt_start = stmt_start;
+	a->role = role;
+	a->shop_setting = shop;
+	a->buyer_setting = buyer;
+	a->valid = true;
+	return a;
+}
+
 /*
  * acts_as(kind): does the current (outer) role act as this kind of actor?
  * Used by the row-level security policies.
@@ -349,8 +564,8 @@ co_acts_as(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
+	kinds = statement_actor(fcinfo)->kinds;
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	kinds = actor_kinds(GetOuterUserId());
 	if (strcmp(kind, "platform") == 0)
 		PG_RETURN_BOOL((kinds & CO_WHO_PLATFORM) != 0);
 	if (strcmp(kind, "merchant") == 0)
@@ -365,29 +580,17 @@ co_acts_as(PG_FUNCTION_ARGS)
 }
 
 /*
- * The id a session acts for as "kind" (a CO_WHO_* bit), for the row-level
- * security policies: false when unset or, H5, outside the ids the role is
- * bound to, so that the policies show nothing.
+ * acting_shop_id() / acting_buyer_id(), for the row-level security
+ * policies: the customorder.shop_id / buyer_id the session acts for, NULL
+ * when unset or, H5, outside the ids the role is bound to, so that the
+ * policies show nothing.
  */
-static bool
-acting_id_visible(int64 id, int kind)
-{
-	int			bound = 0;
-
-	if (id <= 0)
-		return false;
-	if (co_actors_have_ids())
-		(void) actor_kinds_bound(GetOuterUserId(), &bound);
-	return (bound & kind) == 0;
-}
-
-/* acting_shop_id() / acting_buyer_id(): for the row-level security policies */
 Datum
 co_acting_shop_id_sql(PG_FUNCTION_ARGS)
 {
-	int64		id = co_acting_shop_id();
+	int64		id = statement_actor(fcinfo)->shop;
 
-	if (!acting_id_visible(id, CO_WHO_MERCHANT))
+	if (id == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(id);
 }
@@ -395,11 +598,116 @@ co_acting_shop_id_sql(PG_FUNCTION_ARGS)
 Datum
 co_acting_buyer_id_sql(PG_FUNCTION_ARGS)
 {
-	int64		id = co_acting_buyer_id();
+	int64		id = statement_actor(fcinfo)->buyer;
 
-	if (!acting_id_visible(id, CO_WHO_BUYER))
+	if (id == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(id);
+}
+
+/*
+ * The order's owners (shop_id, buyer_id), read by its key from the primary
+ * key index of customorder.orders: the one place row security looks an
+ * order up (on Citus, to be pointed at the order's shard).  An index scan
+ * of the catalog's own, not a query: no executor, no permission check and
+ * no row security of the caller (it reads as the extension would), a
+ * fifth of the cost of an SPI plan per row.  The relation, its index and
+ * the two columns are resolved once per statement (statement_actor).
+ * False when the order does not exist.
+ */
+static bool
+order_owners(StatementActor *a, int64 order_id, int64 *shop_id,
+			 int64 *buyer_id)
+{
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	bool		found;
+	bool		isnull;
+
+	if (!OidIsValid(a->orders_index))
+		order_index_resolve(a);
+	rel = table_open(a->orders_relid, AccessShareLock);
+	idx = index_open(a->orders_index, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(order_id));
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx,
+						   ActiveSnapshotSet() ? GetActiveSnapshot() :
+						   GetTransactionSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		*shop_id = DatumGetInt64(slot_getattr(slot, a->shop_attno, &isnull));
+		*buyer_id = DatumGetInt64(slot_getattr(slot, a->buyer_attno, &isnull));
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	/* the locks stay until the transaction ends, as the executor's do */
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * order_visible(order_id): may the session see the rows of this order?
+ * The policy of every order-scoped table (no subquery, SPEC C1), with the
+ * rule of the orders policies: the platform sees every order, a merchant
+ * its acting shop's, a buyer their own (H5: an id outside the role's
+ * binding sees nothing).  The platform's answer needs no lookup (every
+ * order-scoped row has its order: foreign keys, and events are appended
+ * with their order); other answers are remembered per order for the
+ * statement, so the many events or items of one order cost one lookup.
+ */
+Datum
+co_order_visible(PG_FUNCTION_ARGS)
+{
+	StatementActor *a;
+	OrderSeen  *seen;
+	int64		order_id;
+	int64		shop_id;
+	int64		buyer_id;
+	bool		visible;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	a = statement_actor(fcinfo);
+	if (a->kinds & CO_WHO_PLATFORM)
+		PG_RETURN_BOOL(true);
+	if (!((a->kinds & CO_WHO_MERCHANT) && a->shop) &&
+		!((a->kinds & CO_WHO_BUYER) && a->buyer))
+		PG_RETURN_BOOL(false);
+
+	order_id = PG_GETARG_INT64(0);
+	if (a->orders == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(OrderSeen);
+		ctl.hcxt = stmt_actor_cxt;
+		a->orders = hash_create("customorder orders seen", 256, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	seen = hash_search(a->orders, &order_id, HASH_FIND, NULL);
+	if (seen)
+		PG_RETURN_BOOL(seen->visible);
+
+	visible = order_owners(a, order_id, &shop_id, &buyer_id) &&
+		(((a->kinds & CO_WHO_MERCHANT) && a->shop && shop_id == a->shop) ||
+		 ((a->kinds & CO_WHO_BUYER) && a->buyer && buyer_id == a->buyer));
+	if (hash_get_num_entries(a->orders) >= CO_MAX_ORDERS_SEEN)
+	{
+		hash_destroy(a->orders);
+		a->orders = NULL;
+		PG_RETURN_BOOL(visible);
+	}
+	seen = hash_search(a->orders, &order_id, HASH_ENTER, NULL);
+	seen->visible = visible;
+	PG_RETURN_BOOL(visible);
 }
 
 /*

@@ -220,6 +220,32 @@ press_one_arg(FunctionCallInfo fcinfo, CoAction action, const char *argname,
 }
 
 /*
+ * The new case's order in case_orders, where the after-sale buttons look it
+ * up by the case's id (co_case_order_id).  Written here, in the button's
+ * transaction, not by the case trigger: on Citus case_orders is distributed
+ * by aftersale_id, so the row lives on another shard than the case, out of
+ * reach of a trigger running on the case's shard.  A 1.0 database (U2) has
+ * no case_orders.
+ */
+static void
+record_case_order(int64 aftersale_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	if (!co_table_exists("case_orders"))
+		return;
+	values[0] = Int64GetDatum(aftersale_id);
+	values[1] = Int64GetDatum(order_id);
+	co_execute(co_prepare(&plan,
+						  "INSERT INTO customorder.case_orders (aftersale_id, order_id) "
+						  "VALUES ($1, $2)",
+						  2, argtypes),
+			   values, NULL, false, 0);
+}
+
+/*
  * request_refund(order_id, kind, reason) -> aftersale_id.  Before
  * customization is in effect the case is born instant_refunded and the order
  * cancelled (F2); afterwards it opens a case the merchant decides (F3).
@@ -253,6 +279,7 @@ co_request_refund(PG_FUNCTION_ARGS)
 	aftersale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1,
 											   &isnull));
+	record_case_order(aftersale_id, PG_GETARG_INT64(0));
 	co_finish();
 	PG_RETURN_INT64(aftersale_id);
 }

@@ -34,34 +34,55 @@ state_text(OrderState state)
 }
 
 /*
- * The order already recorded for payment "pay_no", if any: its id, or 0.
- * Product, buyer and amount must agree with the call's (H3), else 22023.
+ * H3: the order already recorded for payment pay_no (values[3]), if any:
+ * its id, or 0.  Product, buyer and amount must agree with the call's, else
+ * 22023.  Two lookups by key, payments by pay_no and then orders by
+ * order_id, never a join: on Citus the tables are distributed by those
+ * keys, so each is a single-shard read.  Read with a fresh snapshot
+ * (read_only false): after ON CONFLICT waited for another session's claim,
+ * its committed order is seen.
  */
 static int64
 order_of_payment(const Datum *values)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr payment_plan = NULL;
+	static SPIPlanPtr order_plan = NULL;
 	Oid			argtypes[1] = {TEXTOID};
+	Oid			order_argtypes[1] = {INT8OID};
+	Datum		key;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
 	int64		order_id;
 
-	plan = co_prepare(&plan,
-					  "SELECT o.order_id, o.product_id, o.buyer_id, o.amount "
-					  "FROM customorder.orders o "
-					  "WHERE o.pay_no OPERATOR(pg_catalog.=) $1",
-					  1, argtypes);
-	co_execute(plan, &values[3], NULL, false, 1);
+	co_execute(co_prepare(&payment_plan,
+						  "SELECT p.order_id FROM customorder.payments p "
+						  "WHERE p.pay_no OPERATOR(pg_catalog.=) $1",
+						  1, argtypes),
+			   &values[3], NULL, false, 1);
 	if (SPI_processed != 1)
 		return 0;
+	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	key = Int64GetDatum(order_id);
+	co_execute(co_prepare(&order_plan,
+						  "SELECT o.product_id, o.buyer_id, o.amount "
+						  "FROM customorder.orders o "
+						  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+						  1, order_argtypes),
+			   &key, NULL, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("place_order: payment \"%s\" names order " INT64_FORMAT ", which does not exist (rule H3)",
+						TextDatumGetCString(values[3]), order_id),
+				 errhint("customorder.verify() reports the payments without their order; restore the order or remove the payment.")));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	order_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	if (DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)) != DatumGetInt64(values[0]) ||
-		DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)) != DatumGetInt64(values[1]) ||
+	if (DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)) != DatumGetInt64(values[0]) ||
+		DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)) != DatumGetInt64(values[1]) ||
 		DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-										  SPI_getbinval(tup, desc, 4, &isnull),
+										  SPI_getbinval(tup, desc, 3, &isnull),
 										  DirectFunctionCall2(numeric_round, values[2],
 															  Int32GetDatum(2)))) != 0)
 		ereport(ERROR,
@@ -69,8 +90,8 @@ order_of_payment(const Datum *values)
 				 errmsg("place_order: payment \"%s\" is already recorded for another order (rule H3)",
 						TextDatumGetCString(values[3])),
 				 errdetail("Order " INT64_FORMAT ": product %s, buyer %s, amount %s; this call: product " INT64_FORMAT ", buyer " INT64_FORMAT ", amount %s.",
-						   order_id, SPI_getvalue(tup, desc, 2),
-						   SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4),
+						   order_id, SPI_getvalue(tup, desc, 1),
+						   SPI_getvalue(tup, desc, 2), SPI_getvalue(tup, desc, 3),
 						   DatumGetInt64(values[0]), DatumGetInt64(values[1]),
 						   co_numeric_str(values[2])),
 				 errhint("A payment pays for one order: repeat the call with that order's product, buyer and amount, or pass the new payment's pay_no.")));
@@ -78,20 +99,47 @@ order_of_payment(const Datum *values)
 }
 
 /*
+ * H3: claim payment pay_no (values[3]) for a new order id, drawn from the
+ * orders' identity sequence: its id, or 0 when the payment was recorded
+ * already.  ON CONFLICT waits for a concurrent claim of the same pay_no to
+ * commit (0: its order is the payment's) or roll back (the claim is ours).
+ */
+static int64
+claim_payment(const Datum *values)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	bool		isnull;
+
+	co_execute(co_prepare(&plan,
+						  "INSERT INTO customorder.payments AS p (pay_no, order_id) "
+						  "VALUES ($1, pg_catalog.nextval("
+						  "'customorder.orders_order_id_seq'::pg_catalog.regclass)) "
+						  "ON CONFLICT (pay_no) DO NOTHING RETURNING p.order_id",
+						  1, argtypes),
+			   &values[3], NULL, false, 0);
+	if (SPI_processed != 1)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * place_order(product_id, buyer_id, amount [, pay_no]) -> order_id: the
  * platform's order service records a confirmed payment (H3).  The trigger
  * checks the amount against the price and snapshots the product and
- * category (L4).  With pay_no the call is idempotent: the order of that
- * payment comes back, also when another session records it concurrently
- * (ON CONFLICT waits for it, then the order is read again).
+ * category (L4).  With pay_no the call is idempotent: it claims the pay_no
+ * in payments first (see claim_payment), and only the claim's winner
+ * inserts the order, under the trigger's permit for a pay_no; the others,
+ * concurrent or later, get the payment's order back.
  */
 Datum
 co_place_order(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plans[2];
 	bool		with_pay_no = PG_NARGS() == 4;
-	Oid			argtypes[4] = {INT8OID, INT8OID, NUMERICOID, TEXTOID};
-	Datum		values[4];
+	Oid			argtypes[5] = {INT8OID, INT8OID, NUMERICOID, TEXTOID, INT8OID};
+	Datum		values[5];
 	bool		isnull;
 	int64		order_id = 0;
 	int			i;
@@ -109,24 +157,45 @@ co_place_order(PG_FUNCTION_ARGS)
 	co_authorize("place_order", CO_WHO_PLATFORM, 0, PG_GETARG_INT64(1));
 
 	co_connect();
-	if (with_pay_no)
-		order_id = order_of_payment(values);
-	if (order_id == 0)
+	if (!with_pay_no)
 	{
-		co_prepare(&plans[with_pay_no], with_pay_no ?
-				   "INSERT INTO customorder.orders (product_id, buyer_id, amount, pay_no) "
-				   "VALUES ($1, $2, $3, $4) ON CONFLICT (pay_no) DO NOTHING "
-				   "RETURNING order_id" :
-				   "INSERT INTO customorder.orders (product_id, buyer_id, amount) "
-				   "VALUES ($1, $2, $3) RETURNING order_id",
-				   PG_NARGS(), argtypes);
-		co_execute(plans[with_pay_no], values, NULL, false, 0);
-		if (SPI_processed == 1)
-			order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1,
-												   &isnull));
-		else
-			order_id = order_of_payment(values);
+		co_execute(co_prepare(&plans[0],
+							  "INSERT INTO customorder.orders (product_id, buyer_id, amount) "
+							  "VALUES ($1, $2, $3) RETURNING order_id",
+							  3, argtypes),
+				   values, NULL, false, 0);
+		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1,
+											   &isnull));
+		co_finish();
+		PG_RETURN_INT64(order_id);
+	}
+
+	if (VARSIZE_ANY_EXHDR(DatumGetPointer(values[3])) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("place_order: pay_no must not be empty (rule H3)"),
+				 errhint("Pass the payment service's id of the payment.")));
+	/* a repeated call finds its payment at once */
+	order_id = order_of_payment(values);
+	if (order_id == 0 && (order_id = claim_payment(values)) != 0)
+	{
+		values[4] = Int64GetDatum(order_id);
+		co_prepare(&plans[1],
+				   "INSERT INTO customorder.orders "
+				   "(order_id, product_id, buyer_id, amount, pay_no) "
+				   "VALUES ($5, $1, $2, $3, $4)",
+				   5, argtypes);
+		co_execute_permitted(PERMIT_PAYMENT, order_id, plans[1], values,
+							 NULL, 0);
+	}
+	else if (order_id == 0)
+	{
+		/* the claim lost to a concurrent one that committed meanwhile */
+		order_id = order_of_payment(values);
+		if (order_id == 0)
+			elog(ERROR, "place_order: payment \"%s\" was claimed, but is not recorded",
+				 TextDatumGetCString(values[3]));
 	}
 	co_finish();
 	PG_RETURN_INT64(order_id);

@@ -226,6 +226,18 @@ check_new_order(const OrderRow *new)
 				 errmsg("place_order: amount must be positive"),
 				 errdetail("Amount %s.", co_numeric_str(new->v[OC_AMOUNT])),
 				 errhint("Pass the amount the buyer paid.")));
+	/*
+	 * H3: a pay_no is recorded by place_order, which claimed it in payments
+	 * for this order first; a raw INSERT would leave payments without it.
+	 */
+	if (!new->isnull[OC_PAY_NO] &&
+		!(co_permit.kind == PERMIT_PAYMENT && co_permit.order_id == ORD_ID(new)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("orders.pay_no is recorded by place_order(product_id, buyer_id, amount, pay_no) only (rule H3)"),
+				 errdetail("The new order has pay_no \"%s\".",
+						   TextDatumGetCString(new->v[OC_PAY_NO])),
+				 errhint("Call customorder.place_order() with the pay_no, or insert the order without one.")));
 	if (!new->isnull[OC_PAY_NO] &&
 		VARSIZE_ANY_EXHDR(DatumGetPointer(new->v[OC_PAY_NO])) == 0)
 		ereport(ERROR,

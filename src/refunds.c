@@ -250,7 +250,14 @@ refund_created(Relation rel, HeapTuple tuple, CoRow *row)
 	if ((t = co_choose(&co_refund_machine, &ctx, -1, RS_PENDING, 0, &proposed,
 					   &refusal)) == NULL)
 		co_raise(refusal);
-	/* the idempotency key the payment service uses: unique, never reused */
+	/*
+	 * The idempotency key the payment service uses, CO<order_id>-<refund_id>,
+	 * whatever the INSERT gave (and fixed after: refund_updated refuses a
+	 * change).  Unique across orders, as (order_id, refund_id) is, though
+	 * the table's unique key is per order (it must include order_id on
+	 * Citus); the reports find the refund by the order id in it
+	 * (refund_no_order_id).
+	 */
 	values[0] = CStringGetTextDatum(psprintf("CO" INT64_FORMAT "-" INT64_FORMAT,
 											 DatumGetInt64(row->v[RC_ORDER_ID]),
 											 DatumGetInt64(row->v[RC_REFUND_ID])));
@@ -366,6 +373,43 @@ co_refund_decide(int64 order_id, int64 aftersale_id, Datum amount, Datum stamp)
  */
 
 /*
+ * The order id in a refund_no, which the trigger writes as 'CO' || order_id
+ * || '-' || refund_id (refund_created): false when refund_no has not that
+ * form.  The payment service knows only refund_no; the order id in it makes
+ * finding the refund a lookup by the refunds' key (order_id, refund_no),
+ * which on Citus reads the order's shard alone.
+ */
+static bool
+refund_no_order_id(text *refund_no, int64 *order_id)
+{
+	const char *p = VARDATA_ANY(refund_no);
+	int			len = VARSIZE_ANY_EXHDR(refund_no);
+	int			i = 2;
+	int			digits = 0;
+	bool		negative = false;
+	uint64		id = 0;
+
+	if (len < 5 || p[0] != 'C' || p[1] != 'O')
+		return false;
+	if (p[i] == '-')
+	{
+		negative = true;
+		i++;
+	}
+	for (; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++)
+	{
+		if (digits == 19)
+			return false;		/* more digits than a bigint has */
+		id = id * 10 + (uint64) (p[i] - '0');
+	}
+	if (digits == 0 || i >= len || p[i] != '-' ||
+		id > (uint64) PG_INT64_MAX + (negative ? 1 : 0))
+		return false;
+	*order_id = negative ? (int64) (0 - id) : (int64) id;
+	return true;
+}
+
+/*
  * Press "action" on the refund refund_no (locked first); "col" is the
  * column the report writes (or -1).  Returns the new state, as text.  The
  * same payment_ref reported again changes nothing.
@@ -380,6 +424,7 @@ refund_press(FunctionCallInfo fcinfo, CoAction action, int col)
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	CoPress		press = {&co_refund_machine, action, button, CO_WHO_PLATFORM};
+	bool		found;
 	bool		isnull;
 	char	   *state;
 
@@ -390,13 +435,21 @@ refund_press(FunctionCallInfo fcinfo, CoAction action, int col)
 	co_connect();
 	co_prepare(&find,
 			   "SELECT r.order_id, r.refund_id, r.state, r.payment_ref OPERATOR(pg_catalog.=) $1 "
-			   "FROM customorder.refunds r WHERE r.refund_no OPERATOR(pg_catalog.=) $2 FOR UPDATE",
-			   2, (Oid[]) {TEXTOID, TEXTOID});
+			   "FROM customorder.refunds r WHERE r.order_id OPERATOR(pg_catalog.=) $3 "
+			   "AND r.refund_no OPERATOR(pg_catalog.=) $2 FOR UPDATE",
+			   3, (Oid[]) {TEXTOID, TEXTOID, INT8OID});
 	values[0] = col == RC_PAYMENT_REF ? PG_GETARG_DATUM(1) : (Datum) 0;
 	nulls[0] = col == RC_PAYMENT_REF ? ' ' : 'n';
 	values[1] = PG_GETARG_DATUM(0);
-	co_execute(find, values, nulls, false, 0);
-	if (SPI_processed != 1)
+	/* a refund_no not of the trigger's form names no refund */
+	found = refund_no_order_id(PG_GETARG_TEXT_PP(0), &press.order_id);
+	if (found)
+	{
+		values[2] = Int64GetDatum(press.order_id);
+		co_execute(find, values, nulls, false, 0);
+		found = SPI_processed == 1;
+	}
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("%s: refund %s does not exist", button,

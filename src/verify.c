@@ -71,8 +71,10 @@ typedef struct VerifyCheck
 	const char *invariant;
 	const char *sql;
 	bool		v11;			/* reads 1.1's columns: skipped on 1.0 (U2) */
-	bool		no_order;		/* not an order's (order_id is null): not in
-								 * verify(order_id) */
+	bool		whole_only;		/* not in verify(order_id): its rows are no
+								 * order's (order_id is null), or finding one
+								 * order's would scan a table keyed by
+								 * another id */
 } VerifyCheck;
 
 static const VerifyCheck checks[] = {
@@ -519,11 +521,18 @@ static const VerifyCheck checks[] = {
 		true
 	},
 
-	/* V4: a refund's state agrees with its columns */
+	/*
+	 * V4: a refund's state agrees with its columns, and its refund_no is
+	 * the trigger's CO<order_id>-<refund_id> (unique across orders, as the
+	 * refunds' key is, and the order id the payment service's reports are
+	 * routed by)
+	 */
 	{"refund_state",
 		"SELECT r.order_id, pg_catalog.format('refund %s is %s, but %s', r.refund_no, r.state, c.detail) "
 		"FROM customorder.refunds r "
 		"CROSS JOIN LATERAL (VALUES "
+		"(r.refund_no" NE "pg_catalog.format('CO%s-%s', r.order_id, r.refund_id), "
+		" pg_catalog.format('its refund_no is not CO%s-%s', r.order_id, r.refund_id)), "
 		"(r.state" NE "ALL ('{pending,succeeded,failed}'::pg_catalog.text[]), 'that is not a refund state'), "
 		"(r.amount" LE "0, pg_catalog.format('its amount %s is not positive', r.amount)), "
 		"(r.state" EQ "'succeeded' AND (r.payment_ref IS NULL OR r.settled_at IS NULL), "
@@ -535,6 +544,57 @@ static const VerifyCheck checks[] = {
 		"  r.settled_at, r.created_at)) "
 		") c(bad, detail) WHERE c.bad",
 		true
+	},
+
+	/*
+	 * A case's order is in case_orders, where the after-sale buttons look it
+	 * up by the case's id: request_refund writes the row; a case inserted by
+	 * raw SQL has none until it is added (its buttons then scan aftersales
+	 * by aftersale_id, on Citus every shard).
+	 */
+	{"case_orders",
+		"SELECT a.order_id, CASE WHEN c.aftersale_id IS NULL "
+		" THEN pg_catalog.format('case %s has no case_orders row', a.aftersale_id) "
+		" ELSE pg_catalog.format('case %s is in case_orders with order %s', a.aftersale_id, c.order_id) END "
+		"FROM customorder.aftersales a "
+		"LEFT JOIN customorder.case_orders c ON c.aftersale_id" EQ "a.aftersale_id "
+		"WHERE c.aftersale_id IS NULL OR c.order_id" NE "a.order_id",
+		true
+	},
+
+	/* ... and every case_orders row is a case's */
+	{"case_orders",
+		"SELECT c.order_id, pg_catalog.format('case_orders names case %s, which does not exist', "
+		" c.aftersale_id) "
+		"FROM customorder.case_orders c "
+		"WHERE NOT EXISTS (SELECT 1 FROM customorder.aftersales a "
+		" WHERE a.aftersale_id" EQ "c.aftersale_id)",
+		true, true
+	},
+
+	/*
+	 * H3: an order's pay_no is claimed in payments for that order (place_order
+	 * writes both) ...
+	 */
+	{"payments",
+		"SELECT o.order_id, CASE WHEN p.pay_no IS NULL "
+		" THEN pg_catalog.format('pay_no %s is not in payments', o.pay_no) "
+		" ELSE pg_catalog.format('pay_no %s is the payment of order %s in payments', o.pay_no, p.order_id) END "
+		"FROM customorder.orders o "
+		"LEFT JOIN customorder.payments p ON p.pay_no" EQ "o.pay_no "
+		"WHERE o.pay_no IS NOT NULL AND (p.pay_no IS NULL OR p.order_id" NE "o.order_id)",
+		true
+	},
+
+	/* ... and every payment is the pay_no of its order */
+	{"payments",
+		"SELECT p.order_id, pg_catalog.format('payment %s names order %s, %s', p.pay_no, p.order_id, "
+		" CASE WHEN o.order_id IS NULL THEN 'which does not exist' "
+		" ELSE pg_catalog.format('whose pay_no is %s', COALESCE(o.pay_no, 'null')) END) "
+		"FROM customorder.payments p "
+		"LEFT JOIN customorder.orders o ON o.order_id" EQ "p.order_id "
+		"WHERE o.order_id IS NULL OR (o.pay_no" EQ "p.pay_no) IS NOT TRUE",
+		true, true
 	},
 
 	/* V1, H2: an order's events never go back in time */
@@ -601,7 +661,7 @@ co_verify(PG_FUNCTION_ARGS)
 
 		if (checks[i].v11 && !co_row_has(&co_cases_table, CC_DUE_AT))
 			continue;
-		if (one && checks[i].no_order)
+		if (one && checks[i].whole_only)
 			continue;
 
 		plan = co_prepare(&plans[one][i],

@@ -1509,9 +1509,13 @@ def op_raw_case_insert(s):
             Arg(r.choice(CASE_STATES + ["requested"] * 4), "customorder.aftersale_state"),
             s.timestamp() if r.random() < 0.3 else Arg(s.shared["clock"].time().isoformat(), "timestamptz"),
             Arg(r.choice([None, None, "1.00", "0.01", "99999.99"]), "numeric(12,2)")]
-    raw(s, "raw_case_insert", "INSERT INTO customorder.aftersales "
+    # a case created by raw SQL records its order in case_orders, as
+    # request_refund() does (else verify() reports the missing row)
+    raw(s, "raw_case_insert", "WITH c AS (INSERT INTO customorder.aftersales "
         "(order_id, kind, reason, state, requested_at, refund_amount) VALUES "
-        "(%s::bigint, %s::text, %s::text, %s::customorder.aftersale_state, %s::timestamptz, %s::numeric(12,2))",
+        "(%s::bigint, %s::text, %s::text, %s::customorder.aftersale_state, %s::timestamptz, %s::numeric(12,2)) "
+        "RETURNING aftersale_id, order_id) "
+        "INSERT INTO customorder.case_orders (aftersale_id, order_id) SELECT aftersale_id, order_id FROM c",
         args)
 
 

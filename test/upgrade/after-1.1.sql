@@ -20,6 +20,21 @@ SELECT max(order_id) AS last_1_0_order FROM customorder.orders \gset
 
 SET customorder.clock = '2024-05-10 10:00:00+00';
 
+-- the lookups by another key: every 1.0 case has its case_orders row (the
+-- buttons below find their cases there); payments starts empty (1.0 had
+-- no pay_no)
+SELECT expect(count(*)::text || ' ' || count(c.aftersale_id), (SELECT count(*) || ' ' || count(*)
+                                                             FROM customorder.aftersales),
+              'case_orders filled from the 1.0 cases')
+  FROM customorder.aftersales a
+  LEFT JOIN customorder.case_orders c
+    ON c.aftersale_id = a.aftersale_id AND c.order_id = a.order_id;
+SELECT expect(count(*)::text, '0', 'payments starts empty') FROM customorder.payments;
+-- 1.0's refunded money became succeeded refunds, found by their refund_no
+SELECT expect(customorder.refund_succeeded(r.refund_no, r.payment_ref), 'succeeded',
+              'a 1.0 refund reported again by its refund_no')
+  FROM customorder.refunds r ORDER BY r.refund_id LIMIT 1;
+
 -- U1, T1: every case waiting on a party has its deadline, from 1.0's stamps
 SELECT expect(count(*)::text, '0', 'due_at filled for every waiting 1.0 case')
   FROM customorder.aftersales
@@ -89,6 +104,13 @@ SELECT expect(state::text || ' ' || refunded_amount, 'refunded 900.00',
 SELECT customorder.place_order(prod('sofa'), 9101, 900) AS o9101 \gset
 SELECT customorder.place_order(prod('sofa'), 9102, 900) AS o9102 \gset
 SELECT expect((:o9101 > :last_1_0_order)::text, 'true', 'a new order gets a fresh id');
+SELECT expect((customorder.place_order(prod('sofa'), 9103, 900, 'PAY-AFTER-1.1')
+               = customorder.place_order(prod('sofa'), 9103, 900, 'PAY-AFTER-1.1'))::text, 'true',
+              'a payment records one order (H3)');
+SELECT expect((p.order_id = o.order_id AND o.order_id > :last_1_0_order)::text, 'true',
+              'payments maps the pay_no to the order')
+  FROM customorder.payments p JOIN customorder.orders o USING (pay_no)
+ WHERE p.pay_no = 'PAY-AFTER-1.1';
 SET customorder.clock = '2024-05-10 10:20:00+00';
 SELECT customorder.request_refund(:o9102, 'refund_only', 'no_reason') AS c9102 \gset
 SELECT expect(o.state::text || ' ' || a.state, 'cancelled instant_refunded',
