@@ -76,6 +76,17 @@ event_actor(void)
 	return co_caller_actor_kind();
 }
 
+/* The calling role an event records: the presser's, wherever it pressed */
+static const char *
+event_role(void)
+{
+	const CoPress *press = co_press_current();
+
+	if (press != NULL && press->role != NULL)
+		return press->role;
+	return GetUserNameFromId(GetOuterUserId(), false);
+}
+
 /*
  * Append one event.  aftersale_id 0 is none; from NULL: the row was
  * created.  The insert queues the event for every consumer (V3).
@@ -102,7 +113,7 @@ co_event_append(int64 order_id, int64 aftersale_id, const char *machine,
 	nulls[4] = from ? ' ' : 'n';
 	values[5] = CStringGetTextDatum(to);
 	values[6] = CStringGetTextDatum(event_actor());
-	values[7] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+	values[7] = CStringGetTextDatum(event_role());
 	values[8] = TimestampTzGetDatum(at);
 	values[9] = CStringGetTextDatum(detail ? detail : "{}");
 
@@ -123,6 +134,21 @@ co_event_append(int64 order_id, int64 aftersale_id, const char *machine,
 			   10, argtypes);
 	co_execute(plan, values, nulls, false, 0);
 	co_finish();
+	co_event_notify(order_id);
+}
+
+/*
+ * NOTIFY customorder_events (V3), from the node the client is connected
+ * to.  Distributed, this trigger runs on a worker, whose transaction may
+ * be prepared for a two-phase commit, which NOTIFY forbids, and whose
+ * listeners are nobody's: the button notifies on its own node instead
+ * (co_press_execute).
+ */
+void
+co_event_notify(int64 order_id)
+{
+	if (co_distributed())
+		return;
 	Async_Notify("customorder_events", psprintf(INT64_FORMAT, order_id));
 }
 
