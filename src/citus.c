@@ -35,11 +35,9 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(co_press_arrives);
 
@@ -54,42 +52,11 @@ static char remote_role[NAMEDATALEN];
 static TimestampTz remote_statement = 0;	/* 0: not used yet */
 static LocalTransactionId remote_xact = InvalidLocalTransactionId;
 
-/*
- * The shards of one distributed table that are on this node, by hash
- * range (Citus hashes a bigint key with hashint8 into int32 ranges).
- */
-typedef struct ShardRange
-{
-	int32		min;
-	int32		max;
-	Oid			relid;			/* InvalidOid: the shard is on another node */
-} ShardRange;
-
-typedef struct ShardMap
-{
-	Oid			logical;		/* the distributed table */
-	int			nshards;
-	ShardRange *shards;
-} ShardMap;
-
-#define CO_MAX_SHARD_MAPS 8
-static ShardMap shard_maps[CO_MAX_SHARD_MAPS];
-static int	nshard_maps = 0;
-
-/*
- * Forget whether orders is distributed, and where the shards are, when a
- * relcache entry changes (distributing a table, moving a shard).
- */
+/* Forget whether orders is distributed when a relcache entry changes */
 static void
 distributed_invalidate(Datum arg, Oid relid)
 {
-	int			i;
-
 	distributed = -1;
-	for (i = 0; i < nshard_maps; i++)
-		if (shard_maps[i].shards)
-			pfree(shard_maps[i].shards);
-	nshard_maps = 0;
 }
 
 /*
@@ -130,89 +97,6 @@ co_distributed(void)
 		co_finish();
 	}
 	return distributed == 1;
-}
-
-/* Read the shards of "logical" from Citus's metadata into a new map */
-static ShardMap *
-load_shard_map(Oid logical)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
-	ShardMap   *map;
-	uint64		i;
-
-	if (nshard_maps == CO_MAX_SHARD_MAPS)
-		distributed_invalidate((Datum) 0, InvalidOid);
-	values[0] = ObjectIdGetDatum(logical);
-	co_connect();
-	co_prepare(&plan,
-			   "SELECT s.shardminvalue::pg_catalog.int4, "
-			   " s.shardmaxvalue::pg_catalog.int4, "
-			   " pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid)) "
-			   "FROM pg_catalog.pg_dist_shard s "
-			   "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1",
-			   1, argtypes);
-	co_execute(plan, values, NULL, true, 0);
-	map = &shard_maps[nshard_maps];
-	map->logical = logical;
-	map->nshards = (int) SPI_processed;
-	map->shards = MemoryContextAllocZero(TopMemoryContext,
-										 sizeof(ShardRange) * Max(map->nshards, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		relid;
-
-		map->shards[i].min = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-		map->shards[i].max = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-		relid = SPI_getbinval(tup, desc, 3, &isnull);
-		map->shards[i].relid = isnull ? InvalidOid : DatumGetObjectId(relid);
-	}
-	co_finish();
-	nshard_maps++;
-	return map;
-}
-
-/*
- * The relation that holds order_id's rows of the order-scoped table
- * "logical" in this backend: the table itself on one server; on Citus, the
- * table's shard on this node (a trigger on a worker writes the colocated
- * shard of its own order, never the empty shell table).
- */
-Oid
-co_local_shard(Oid logical, int64 order_id)
-{
-	ShardMap   *map = NULL;
-	int32		hash;
-	int			i;
-
-	if (!co_distributed())
-		return logical;
-	for (i = 0; i < nshard_maps && map == NULL; i++)
-		if (shard_maps[i].logical == logical)
-			map = &shard_maps[i];
-	if (map == NULL)
-		map = load_shard_map(logical);
-	if (map->nshards == 0)
-		return logical;			/* not a distributed table */
-	hash = DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(order_id)));
-	for (i = 0; i < map->nshards; i++)
-		if (hash >= map->shards[i].min && hash <= map->shards[i].max)
-		{
-			if (!OidIsValid(map->shards[i].relid))
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("the shard of %s for order " INT64_FORMAT " is not on this node",
-								get_rel_name(logical), order_id),
-						 errhint("Write the order's rows through Citus from the node its trigger runs on.")));
-			return map->shards[i].relid;
-		}
-	elog(ERROR, "no shard of %s covers order " INT64_FORMAT,
-		 get_rel_name(logical), order_id);
-	return InvalidOid;			/* keep compiler quiet */
 }
 
 /*

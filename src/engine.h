@@ -161,7 +161,6 @@ extern const CoMachine *co_machine_by_name(const char *name);
 extern bool co_distributed(void);
 extern void co_event_notify(int64 order_id);
 extern Oid	co_identity_sequence(const char *table, const char *column);
-extern Oid	co_local_shard(Oid logical, int64 order_id);
 extern void co_press_send(const CoPress *press);
 extern const CoPress *co_press_remote(const CoMachine *m, int64 order_id,
 									  int64 id);
