@@ -8,6 +8,7 @@ OBJS = \
 	src/case_machine.o \
 	src/case_trigger.o \
 	src/catalog.o \
+	src/citus.o \
 	src/clock.o \
 	src/deadlines.o \
 	src/eligibility.o \
@@ -36,7 +37,7 @@ DATA = sql/customorder--1.0.sql sql/customorder--1.1.sql \
 PGFILEDESC = "customorder - workflow of fully customized goods"
 
 # pg_regress: one file per rule group, inputs in sql/, outputs in expected/
-REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify hardening_H bound_H5 returns_R arbitration_P events_V deadlines
+REGRESS = setup labels_L start_S evidence_E refunds_F buttons errors aftersale_A1 aftersale_A2 aftersale_F roles_tenancy verify hardening_H bound_H5 returns_R arbitration_P events_V scaleout_C deadlines
 REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 
 # pg_isolation_regress: concurrency specs in test/isolation/specs/, outputs in

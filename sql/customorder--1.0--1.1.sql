@@ -742,3 +742,175 @@ BEGIN
             'GRANT SELECT ON customorder.payments, customorder.case_orders TO %s', r.role);
     END LOOP;
 END $$;
+
+-------------------------------------------------------------------------------
+-- Scale-out on Citus (SPEC §12, C1-C6)
+-------------------------------------------------------------------------------
+
+-- C2: a button's press on its way to the node that holds its order's shard
+-- (src/citus.c).  Colocated with orders; the trigger declares the press in
+-- the backend that will write the order and stores nothing, so the table
+-- stays empty.  Only the buttons (as the extension's owner) insert here.
+CREATE TABLE customorder.presses (
+    order_id bigint NOT NULL,
+    id bigint NOT NULL,
+    machine text NOT NULL,
+    action integer NOT NULL,
+    button text NOT NULL,
+    who integer NOT NULL,
+    role text NOT NULL,
+    clock text
+);
+CREATE FUNCTION customorder.press_arrives() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'co_press_arrives' LANGUAGE C;
+CREATE TRIGGER presses_arrive
+    BEFORE INSERT ON customorder.presses
+    FOR EACH ROW EXECUTE FUNCTION customorder.press_arrives();
+REVOKE ALL ON customorder.presses FROM PUBLIC;
+REVOKE ALL ON FUNCTION customorder.press_arrives() FROM PUBLIC;
+
+-- C4: the ids this node hands out.  The coordinator (Citus group 0) keeps
+-- 1 .. 2^48 - 1; the node of group g draws from g * 2^48, the rule Citus
+-- applies to the sequences it creates itself (the extension created its
+-- own on every node).  Run on every node by distribute(); idempotent.
+CREATE FUNCTION customorder.set_node_id_range() RETURNS integer
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    grp bigint;
+    seq regclass;
+    last bigint;
+    top bigint;
+    low bigint;
+    high bigint;
+    changed integer := 0;
+BEGIN
+    SELECT groupid INTO grp FROM pg_catalog.pg_dist_local_group;
+    IF grp IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- each node's own range: Citus must not send this ALTER to the others
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    low := CASE WHEN grp OPERATOR(pg_catalog.=) 0 THEN 1
+                ELSE grp OPERATOR(pg_catalog.*) 281474976710656 END;
+    high := (grp OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.*) 281474976710656
+            OPERATOR(pg_catalog.-) 1;
+    FOR seq, last, top IN
+        SELECT pg_catalog.format('%I.%I', s.schemaname, s.sequencename)::pg_catalog.regclass,
+               COALESCE(s.last_value, 0), s.max_value
+          FROM pg_catalog.pg_sequences s
+         WHERE s.schemaname OPERATOR(pg_catalog.=) 'customorder'
+         ORDER BY 1
+    LOOP
+        IF top OPERATOR(pg_catalog.<>) high THEN
+            EXECUTE pg_catalog.format('ALTER SEQUENCE %s MAXVALUE %s', seq, high);
+            changed := changed OPERATOR(pg_catalog.+) 1;
+        END IF;
+        -- a worker starts its range; the coordinator keeps its ids
+        IF last OPERATOR(pg_catalog.<) low THEN
+            EXECUTE pg_catalog.format(
+                'ALTER SEQUENCE %s MINVALUE %s START WITH %s RESTART WITH %s',
+                seq, low, low, low);
+            changed := changed OPERATOR(pg_catalog.+) 1;
+        END IF;
+    END LOOP;
+    RETURN changed;
+END $$;
+REVOKE ALL ON FUNCTION customorder.set_node_id_range() FROM PUBLIC;
+
+-- C1: distribute by order_id on a Citus cluster (superuser, coordinator).
+-- Configuration tables become reference tables, order-scoped tables are
+-- distributed by order_id and colocated with orders.  Each step is skipped
+-- when it is done already, so a second call changes nothing.  C6: without
+-- Citus it refuses and changes nothing.
+CREATE FUNCTION customorder.distribute(shard_count integer DEFAULT 32)
+    RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t text;
+    done integer := 0;
+BEGIN
+    IF shard_count IS NULL THEN
+        RAISE EXCEPTION 'distribute: shard_count must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a shard count, or leave it out for 32.';
+    END IF;
+    IF shard_count OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'distribute: shard_count must be positive'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('shard_count is %s.', shard_count),
+                  HINT = 'Pass a shard count of 1 or more (32 by default).';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                    WHERE rolname OPERATOR(pg_catalog.=) CURRENT_USER AND rolsuper) THEN
+        RAISE EXCEPTION 'distribute: only a superuser may distribute customorder (rule C1)'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Connect to the coordinator as a superuser.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension
+                    WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'distribute: Citus is not installed in this database (rule C6)'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Database %s has no extension citus; nothing was changed.',
+                                             pg_catalog.current_database()),
+                  HINT = 'Install Citus, preload it (shared_preload_libraries), CREATE EXTENSION citus, add the workers with citus_add_node(), then call distribute() again.';
+    END IF;
+
+    -- triggers judge every change on the shards (C2); foreign keys from
+    -- the order-scoped tables to the configuration tables stay
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    PERFORM pg_catalog.set_config('citus.enable_local_reference_table_foreign_keys', 'off', true);
+
+    FOREACH t IN ARRAY ARRAY['categories', 'shops', 'custom_approvals', 'products',
+                             'scripts', 'actors', 'actor_functions', 'consumers']
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid OPERATOR(pg_catalog.=)
+                              pg_catalog.format('customorder.%I', t)::pg_catalog.regclass) THEN
+            PERFORM pg_catalog.create_reference_table(pg_catalog.format('customorder.%I', t));
+            done := done OPERATOR(pg_catalog.+) 1;
+        END IF;
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['orders', 'evidence_bundles', 'evidence_items',
+                             'aftersales', 'communications', 'events',
+                             'deliveries', 'refunds', 'presses']
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid OPERATOR(pg_catalog.=)
+                              pg_catalog.format('customorder.%I', t)::pg_catalog.regclass) THEN
+            IF t OPERATOR(pg_catalog.=) 'orders' THEN
+                PERFORM pg_catalog.create_distributed_table('customorder.orders', 'order_id',
+                                                            shard_count => shard_count);
+            ELSE
+                PERFORM pg_catalog.create_distributed_table(pg_catalog.format('customorder.%I', t),
+                                                            'order_id',
+                                                            colocate_with => 'customorder.orders');
+            END IF;
+            done := done OPERATOR(pg_catalog.+) 1;
+        END IF;
+    END LOOP;
+
+    -- the lookups by another key: each its own table, distributed by that
+    -- key, so a lookup reads one shard (payments by pay_no, H3; case_orders
+    -- by aftersale_id, for the after-sale buttons)
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                    WHERE logicalrelid OPERATOR(pg_catalog.=) 'customorder.payments'::pg_catalog.regclass) THEN
+        PERFORM pg_catalog.create_distributed_table('customorder.payments', 'pay_no',
+                                                    colocate_with => 'none',
+                                                    shard_count => shard_count);
+        done := done OPERATOR(pg_catalog.+) 1;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                    WHERE logicalrelid OPERATOR(pg_catalog.=) 'customorder.case_orders'::pg_catalog.regclass) THEN
+        PERFORM pg_catalog.create_distributed_table('customorder.case_orders', 'aftersale_id',
+                                                    colocate_with => 'none',
+                                                    shard_count => shard_count);
+        done := done OPERATOR(pg_catalog.+) 1;
+    END IF;
+
+    -- C4: every node its own range of ids
+    PERFORM customorder.set_node_id_range();
+    PERFORM pg_catalog.run_command_on_workers('SELECT customorder.set_node_id_range()');
+
+    RETURN pg_catalog.format('customorder is distributed by order_id (%s tables distributed now)', done);
+END $$;
+REVOKE ALL ON FUNCTION customorder.distribute(integer) FROM PUBLIC;

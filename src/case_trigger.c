@@ -381,9 +381,8 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 	if (old == NULL && press && proposed.isnull[CC_AFTERSALE_ID])
 	{
 		proposed.v[CC_AFTERSALE_ID] =
-			Int64GetDatum(nextval_internal(getIdentitySequence(RelationGetRelid(rel),
-															   co_cases_table.attnums[CC_AFTERSALE_ID],
-															   false),
+			Int64GetDatum(nextval_internal(co_identity_sequence("aftersales",
+																"aftersale_id"),
 										   false));
 		proposed.isnull[CC_AFTERSALE_ID] = false;
 		cols[n] = CC_AFTERSALE_ID;

@@ -106,6 +106,13 @@ co_now(void)
 	return GetCurrentTimestamp();
 }
 
+/* customorder.clock as set, or NULL when rules read the wall clock */
+const char *
+co_clock_setting(void)
+{
+	return clock_is_set ? clock_setting : NULL;
+}
+
 Datum
 co_now_sql(PG_FUNCTION_ARGS)
 {

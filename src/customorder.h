@@ -173,6 +173,7 @@ extern void co_register_worker(void);
 
 /* clock.c */
 extern TimestampTz co_now(void);
+extern const char *co_clock_setting(void);
 extern void co_define_clock_guc(void);
 
 /* actors.c: who may press a button */

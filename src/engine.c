@@ -9,6 +9,7 @@
  */
 #include "engine.h"
 
+#include "commands/async.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
@@ -131,7 +132,7 @@ co_press_for(const CoMachine *m, int64 order_id, int64 id)
 {
 	if (pending_press.machine != m || pending_press.order_id != order_id ||
 		pending_press.id != id)
-		return NULL;
+		return co_press_remote(m, order_id, id);
 	return &pending_press;
 }
 
@@ -142,7 +143,7 @@ co_press_for(const CoMachine *m, int64 order_id, int64 id)
 const CoPress *
 co_press_current(void)
 {
-	return pending_press.machine ? &pending_press : NULL;
+	return pending_press.machine ? &pending_press : co_press_remote_current();
 }
 
 /*
@@ -159,7 +160,13 @@ co_press_execute(const CoPress *press, SPIPlanPtr plan, const Datum *values,
 	pending_press = *press;
 	PG_TRY();
 	{
+		/* distributed: the trigger runs where the order's shard is */
+		if (co_distributed())
+			co_press_send(press);
 		ret = co_execute(plan, values, nulls, false, 0);
+		if (co_distributed() && SPI_processed > 0)
+			Async_Notify("customorder_events",
+						 psprintf(INT64_FORMAT, press->order_id));
 	}
 	PG_FINALLY();
 	{
@@ -167,6 +174,18 @@ co_press_execute(const CoPress *press, SPIPlanPtr plan, const Datum *values,
 	}
 	PG_END_TRY();
 	return ret;
+}
+
+/* The machine named "name" ("order", "aftersale", ...), or NULL */
+const CoMachine *
+co_machine_by_name(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(machines); i++)
+		if (strcmp(machines[i]->name, name) == 0)
+			return machines[i];
+	return NULL;
 }
 
 /*

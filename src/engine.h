@@ -145,6 +145,9 @@ typedef struct CoPress
 	int			who;
 	int64		order_id;
 	int64		id;				/* the row's own id (the order's for orders) */
+	const char *role;			/* the calling role, when it pressed on
+								 * another node (citus.c); NULL: this
+								 * backend's */
 } CoPress;
 
 extern const CoPress *co_press_for(const CoMachine *m, int64 order_id,
@@ -152,6 +155,16 @@ extern const CoPress *co_press_for(const CoMachine *m, int64 order_id,
 extern const CoPress *co_press_current(void);
 extern int	co_press_execute(const CoPress *press, SPIPlanPtr plan,
 							 const Datum *values, const char *nulls);
+extern const CoMachine *co_machine_by_name(const char *name);
+
+/* citus.c (SPEC §12): a press sent to the worker that holds its order */
+extern bool co_distributed(void);
+extern void co_event_notify(int64 order_id);
+extern Oid	co_identity_sequence(const char *table, const char *column);
+extern void co_press_send(const CoPress *press);
+extern const CoPress *co_press_remote(const CoMachine *m, int64 order_id,
+									  int64 id);
+extern const CoPress *co_press_remote_current(void);
 
 /* The trigger protocol every entry point checks (cf. ri_CheckTrigger) */
 #define CO_TRIGGER_BEFORE	0x01

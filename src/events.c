@@ -97,6 +97,17 @@ event_actor(void)
 	return co_caller_actor_kind();
 }
 
+/* The calling role an event records: the presser's, wherever it pressed */
+static const char *
+event_role(void)
+{
+	const CoPress *press = co_press_current();
+
+	if (press != NULL && press->role != NULL)
+		return press->role;
+	return GetUserNameFromId(GetOuterUserId(), false);
+}
+
 /* The columns of customorder.events an append writes, in this order */
 enum
 {
@@ -160,9 +171,9 @@ static struct
 /*
  * Which relations an event of order "order_id" goes to: customorder's
  * events, deliveries and consumers.  This is the one place that decides
- * it: on a distributed install (SPEC §12) the trigger runs on a worker's
- * shard of orders and must write the colocated shards of events and
- * deliveries, which only this function will have to learn.  The OIDs are
+ * it.  On a distributed install (SPEC §12) the trigger runs on a worker's
+ * shard of orders, where these are Citus's shell tables: co_event_append
+ * then takes the SQL path, which Citus routes to the colocated shards.  The OIDs are
  * cached until the relations change (a rename, DROP EXTENSION).  False on
  * a 1.0 database not yet updated (U2): it has no events.
  */
@@ -460,13 +471,28 @@ co_event_append(int64 order_id, int64 aftersale_id, const char *machine,
 	n[EV_FROM_STATE] = from == NULL;
 	v[EV_TO_STATE] = CStringGetTextDatum(to);
 	v[EV_ACTOR] = CStringGetTextDatum(event_actor());
-	v[EV_ACTOR_ROLE] =
-		CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+	v[EV_ACTOR_ROLE] = CStringGetTextDatum(event_role());
 	v[EV_AT] = TimestampTzGetDatum(at);
 	v[EV_DETAIL] = DirectFunctionCall1(jsonb_in,
 									   CStringGetDatum(detail ? detail : "{}"));
-	if (!event_append_direct(&target, v, n))
+	/* distributed, the SQL path: Citus routes it to this node's shard */
+	if (co_distributed() || !event_append_direct(&target, v, n))
 		event_append_spi(v, n);
+	co_event_notify(order_id);
+}
+
+/*
+ * NOTIFY customorder_events (V3), from the node the client is connected
+ * to.  Distributed, this trigger runs on a worker, whose transaction may
+ * be prepared for a two-phase commit, which NOTIFY forbids, and whose
+ * listeners are nobody's: the button notifies on its own node instead
+ * (co_press_execute).
+ */
+void
+co_event_notify(int64 order_id)
+{
+	if (co_distributed())
+		return;
 	Async_Notify("customorder_events", psprintf(INT64_FORMAT, order_id));
 }
 

@@ -12,6 +12,8 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
+static void case_not_found(const char *button, int64 aftersale_id) pg_attribute_noreturn();
+
 const char *const co_order_col_names[OC_COUNT] = {
 	"order_id", "shop_id", "product_id", "buyer_id", "amount", "is_custom",
 	"paid_at", "ship_by", "state", "custom_started_at", "tracking_no",
@@ -145,33 +147,51 @@ co_case_order_id(int64 aftersale_id, int64 *order_id)
 	return found;
 }
 
+/* A missing case: P0002, the same however the case was looked up */
+static void
+case_not_found(const char *button, int64 aftersale_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
+					button, aftersale_id),
+			 errhint("Check the aftersale_id returned by request_refund().")));
+}
+
 /*
- * Fetch a case by id and its order, both locked FOR UPDATE when asked.  The
- * case row is locked first, then the order: the same order a raw UPDATE of
- * the case takes (the executor locks the case row, then its trigger locks
- * the order), so a button and a raw update cannot deadlock.  Both are locked
- * before anything is judged.  A missing case is P0002.
+ * Fetch a case by id and its order, both locked FOR UPDATE when asked (see
+ * co_case_fetch_in_order).  A missing case is P0002.
  */
 void
 co_case_fetch(int64 aftersale_id, const char *button, bool lock,
 			  CaseRow *row, OrderRow *order)
 {
-	Datum		key[2];
 	int64		order_id;
-	bool		found = co_case_order_id(aftersale_id, &order_id);
 
-	if (found)
-	{
-		key[0] = Int64GetDatum(order_id);
-		key[1] = Int64GetDatum(aftersale_id);
-		found = co_row_fetch(&co_cases_table, key, lock, row->v, row->isnull);
-	}
-	if (!found)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s: after-sale case " INT64_FORMAT " does not exist",
-						button, aftersale_id),
-				 errhint("Check the aftersale_id returned by request_refund().")));
+	if (!co_case_order_id(aftersale_id, &order_id))
+		case_not_found(button, aftersale_id);
+	co_case_fetch_in_order(order_id, aftersale_id, button, lock, row, order);
+}
+
+/*
+ * Fetch a case of a known order and the order, both locked FOR UPDATE when
+ * asked: by the cases' key, so on Citus a router query to the order's shard
+ * (a case's id alone is looked up on every shard).  The case row is locked
+ * first, then the order: the same order a raw UPDATE of the case takes (the
+ * executor locks the case row, then its trigger locks the order), so a
+ * button and a raw update cannot deadlock.  Both are locked before anything
+ * is judged.  A missing case is P0002.
+ */
+void
+co_case_fetch_in_order(int64 order_id, int64 aftersale_id, const char *button,
+					   bool lock, CaseRow *row, OrderRow *order)
+{
+	Datum		key[2];
+
+	key[0] = Int64GetDatum(order_id);
+	key[1] = Int64GetDatum(aftersale_id);
+	if (!co_row_fetch(&co_cases_table, key, lock, row->v, row->isnull))
+		case_not_found(button, aftersale_id);
 	row->state = co_case_state_from_datum(row->v[CC_STATE]);
 	co_case_decode_request(row);
 	co_order_fetch(order_id, button, lock, order);

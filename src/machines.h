@@ -147,6 +147,9 @@ extern void co_order_fetch(int64 order_id, const char *button, bool lock,
 						   OrderRow *row);
 extern void co_case_fetch(int64 aftersale_id, const char *button, bool lock,
 						  CaseRow *row, OrderRow *order);
+extern void co_case_fetch_in_order(int64 order_id, int64 aftersale_id,
+								   const char *button, bool lock,
+								   CaseRow *row, OrderRow *order);
 extern bool co_case_order_id(int64 aftersale_id, int64 *order_id);
 extern void co_case_decode_request(CaseRow *row);
 extern void co_case_check_request(const CaseRow *row);

@@ -6,10 +6,16 @@
  *	  triggers as a button, as actor "system".
  *
  *	  Due work is found by index range scans (aftersales_due on due_at,
- *	  orders_ship_due on ship_by), never by a scan of every order, and
- *	  locked FOR UPDATE SKIP LOCKED: a concurrent caller takes other rows,
- *	  and a row it applied no longer matches once it commits (its due_at has
- *	  moved or gone, its late_at is stamped), so no expiry applies twice.
+ *	  orders_ship_due on ship_by), never by a scan of every order.  On one
+ *	  server the scans lock what they find FOR UPDATE SKIP LOCKED: a
+ *	  concurrent caller takes other rows, and a row it applied no longer
+ *	  matches once it commits (its due_at has moved or gone, its late_at is
+ *	  stamped), so no expiry applies twice.  Citus refuses a locking clause
+ *	  on a query of every shard, so distributed (SPEC §12) the scans only
+ *	  find candidates, and each expiry locks its own row on the order's shard
+ *	  as it is applied (a router query): a candidate a concurrent caller
+ *	  applied meanwhile is refused there (its due_at moved, its late_at is
+ *	  stamped) and skipped.
  *	  Each expiry runs in a subtransaction: one the rules refuse (its state
  *	  moved on) is skipped, never an error for the others.
  *
@@ -34,36 +40,43 @@ typedef struct DueItem
 } DueItem;
 
 /*
- * The queries run_due scans with ($1 now, $2 how many).  sql/deadlines.sql
- * shows their plans: index range scans.
+ * The queries run_due scans with ($1 now, $2 how many), and the locking
+ * clause they take on one server.  sql/deadlines.sql shows their plans:
+ * index range scans.
  */
 static const char *const due_sql[2] = {
 	"SELECT a.due_at, a.order_id, a.aftersale_id FROM customorder.aftersales a "
 	"WHERE a.due_at OPERATOR(pg_catalog.<=) $1 "
-	"ORDER BY a.due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+	"ORDER BY a.due_at LIMIT $2",
 	"SELECT o.ship_by, o.order_id, 0::pg_catalog.int8 FROM customorder.orders o "
 	"WHERE o.ship_by OPERATOR(pg_catalog.<=) $1 AND o.late_at IS NULL "
 	"AND o.shipped_at IS NULL AND o.closed_at IS NULL "
-	"ORDER BY o.ship_by LIMIT $2 FOR UPDATE SKIP LOCKED",
+	"ORDER BY o.ship_by LIMIT $2",
 };
+#define DUE_LOCK " FOR UPDATE SKIP LOCKED"
 
 /*
- * Lock up to "max" passed deadlines of one kind, oldest first, appending
- * them to items[n..]; returns the new count.
+ * Find up to "max" passed deadlines of one kind, oldest first, appending
+ * them to items[n..]; returns the new count.  On one server they are locked;
+ * distributed, they are candidates that each expiry locks when applied.
  */
 static int
 collect_due(int kind, TimestampTz now, int max, DueItem *items, int n)
 {
-	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans[2][2];
+	bool		distributed = co_distributed();
 	Oid			argtypes[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2];
 	uint64		i;
 
 	co_connect();
-	co_prepare(&plans[kind], due_sql[kind], 2, argtypes);
+	if (plans[distributed][kind] == NULL)
+		co_prepare(&plans[distributed][kind],
+				   distributed ? due_sql[kind] : psprintf("%s" DUE_LOCK, due_sql[kind]),
+				   2, argtypes);
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(max);
-	co_execute(plans[kind], values, NULL, false, 0);
+	co_execute(plans[distributed][kind], values, NULL, false, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -92,7 +105,13 @@ due_cmp(const void *a, const void *b)
 		x->aftersale_id > y->aftersale_id ? 1 : 0;
 }
 
-/* Press the expiry action of the case's running deadline, as the system */
+/*
+ * Press the expiry action of the case's running deadline, as the system.
+ * The case is fetched by its key (the item knows its order) and locked; a
+ * deadline other than the one found due is not this item's to apply: the
+ * case moved on since it was found (distributed, a concurrent run_due may
+ * have applied it and started the next deadline), so it is refused.
+ */
 static void
 expire_case(const DueItem *item)
 {
@@ -103,13 +122,23 @@ expire_case(const DueItem *item)
 	OrderRow	order;
 	CoDeadline	dl;
 
-	co_case_fetch(item->aftersale_id, "run_due", true, &kase, &order);
+	co_case_fetch_in_order(item->order_id, item->aftersale_id, "run_due", true,
+						   &kase, &order);
 	dl = co_case_deadline(&kase);
 	if (dl == DL_NONE || kase.isnull[CC_DUE_AT])
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run_due: no deadline runs for case " INT64_FORMAT,
 						item->aftersale_id)));
+	if (DatumGetTimestampTz(kase.v[CC_DUE_AT]) != item->due)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run_due: the deadline of case " INT64_FORMAT " has moved",
+						item->aftersale_id),
+				 errdetail("It was due at %s; %s runs until %s.",
+						   co_timestamptz_str(item->due),
+						   co_deadline_names[dl],
+						   co_timestamptz_str(DatumGetTimestampTz(kase.v[CC_DUE_AT])))));
 	co_connect();
 	plan = co_prepare(&plan,
 					  "UPDATE customorder.aftersales a SET state = a.state "

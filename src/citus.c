@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus.c
+ *	  Running distributed on Citus (SPEC §12): whether this database is, and
+ *	  how a button's press reaches the trigger that judges it on a worker.
+ *
+ *	  On one server a button declares its press in a static variable and
+ *	  the row's trigger, in the same backend, reads it (engine.c).  On
+ *	  Citus the button runs on the coordinator (or whichever node the
+ *	  client is connected to) and the trigger on the worker that holds the
+ *	  order's shard, in another backend.  So a button of a distributed
+ *	  database first inserts its press into customorder.presses, which is
+ *	  colocated with orders: Citus routes that insert to the order's shard
+ *	  over the same connection, in the same transaction, as the button's
+ *	  write that follows.  The presses trigger there (a BEFORE INSERT
+ *	  trigger that stores nothing) declares the press in that backend, for
+ *	  that one row and the one statement that writes it.  Only the
+ *	  extension's owner may insert into presses, so a raw statement cannot
+ *	  forge a press; the press carries what the worker cannot know: the
+ *	  calling role (events' actor_role, V1) and customorder.clock (C5).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "customorder.h"
+#include "engine.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(co_press_arrives);
+
+/* Is customorder.orders a Citus table?  -1: not known yet */
+static int	distributed = -1;
+static bool invalidation_registered = false;
+
+/* The press a presses row declared in this backend, and its statement */
+static CoPress remote_press = {NULL};
+static char remote_button[NAMEDATALEN];
+static char remote_role[NAMEDATALEN];
+static TimestampTz remote_statement = 0;	/* 0: not used yet */
+static LocalTransactionId remote_xact = InvalidLocalTransactionId;
+
+/* Forget whether orders is distributed when a relcache entry changes */
+static void
+distributed_invalidate(Datum arg, Oid relid)
+{
+	distributed = -1;
+}
+
+/*
+ * Is this database distributed by customorder.distribute()?  Citus
+ * invalidates a table's relcache entry when it distributes it, so the
+ * answer is cached until then.
+ */
+bool
+co_distributed(void)
+{
+	Oid			nsp;
+	Oid			orders;
+
+	if (distributed >= 0)
+		return distributed == 1;
+	if (!invalidation_registered)
+	{
+		CacheRegisterRelcacheCallback(distributed_invalidate, (Datum) 0);
+		invalidation_registered = true;
+	}
+	distributed = 0;
+	nsp = get_namespace_oid(CO_SCHEMA, true);
+	orders = OidIsValid(nsp) ? get_relname_relid("orders", nsp) : InvalidOid;
+	if (OidIsValid(orders) && OidIsValid(get_extension_oid("citus", true)))
+	{
+		static SPIPlanPtr plan = NULL;
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1];
+
+		values[0] = ObjectIdGetDatum(orders);
+		co_connect();
+		co_prepare(&plan,
+				   "SELECT 1 FROM pg_catalog.pg_dist_partition "
+				   "WHERE logicalrelid OPERATOR(pg_catalog.=) $1",
+				   1, argtypes);
+		if (co_execute(plan, values, NULL, true, 1) > 0 && SPI_processed > 0)
+			distributed = 1;
+		co_finish();
+	}
+	return distributed == 1;
+}
+
+/*
+ * The identity sequence of customorder.<table>.<column>.  A trigger asks
+ * by name, not by its own relation: on Citus that relation is a shard,
+ * which has no identity (the table's sequence is this node's, C4).
+ */
+Oid
+co_identity_sequence(const char *table, const char *column)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid(CO_SCHEMA, false));
+	AttrNumber	attnum;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "customorder.%s does not exist", table);
+	attnum = get_attnum(relid, column);
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "customorder.%s has no column %s", table, column);
+	return getIdentitySequence(relid, attnum, false);
+}
+
+/*
+ * Send the press to the order's shard (coordinator side): one router
+ * INSERT into presses, ahead of the button's own write.  The caller is
+ * connected to SPI.
+ */
+void
+co_press_send(const CoPress *press)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[8] = {INT8OID, INT8OID, TEXTOID, INT4OID, TEXTOID,
+	INT4OID, TEXTOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	const char *clock = co_clock_setting();
+
+	values[0] = Int64GetDatum(press->order_id);
+	values[1] = Int64GetDatum(press->id);
+	values[2] = CStringGetTextDatum(press->machine->name);
+	values[3] = Int32GetDatum((int32) press->action);
+	values[4] = CStringGetTextDatum(press->button);
+	values[5] = Int32GetDatum(press->who);
+	values[6] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+	values[7] = clock ? CStringGetTextDatum(clock) : (Datum) 0;
+	nulls[7] = clock ? ' ' : 'n';
+	co_prepare(&plan,
+			   "INSERT INTO customorder.presses "
+			   "(order_id, id, machine, action, button, who, role, clock) "
+			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			   8, argtypes);
+	co_execute(plan, values, nulls, false, 0);
+}
+
+/* The text of column "name" of a presses row, or NULL */
+static char *
+press_text(HeapTuple tuple, TupleDesc desc, const char *name)
+{
+	int			attno = SPI_fnumber(desc, name);
+
+	if (attno <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("customorder.presses has no column \"%s\"", name)));
+	return SPI_getvalue(tuple, desc, attno);
+}
+
+/*
+ * presses BEFORE INSERT (worker side): declare the press in this backend
+ * for the next statement, apply the caller's clock to this transaction,
+ * and store nothing.
+ */
+Datum
+co_press_arrives(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = co_check_trigger(fcinfo, "press_arrives",
+											 CO_TRIGGER_BEFORE | CO_TRIGGER_ROW);
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	TupleDesc	desc = trigdata->tg_relation->rd_att;
+	const CoMachine *machine;
+	char	   *text;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("customorder.presses is written by the buttons only"),
+				 errhint("Press the button (a customorder function) instead.")));
+	machine = co_machine_by_name(press_text(tuple, desc, "machine"));
+	if (machine == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("customorder.presses: unknown machine")));
+	remote_press.machine = machine;
+	remote_press.order_id = pg_strtoint64(press_text(tuple, desc, "order_id"));
+	remote_press.id = pg_strtoint64(press_text(tuple, desc, "id"));
+	remote_press.action = (CoAction) pg_strtoint32(press_text(tuple, desc, "action"));
+	remote_press.who = pg_strtoint32(press_text(tuple, desc, "who"));
+	strlcpy(remote_button, press_text(tuple, desc, "button"), NAMEDATALEN);
+	strlcpy(remote_role, press_text(tuple, desc, "role"), NAMEDATALEN);
+	remote_press.button = remote_button;
+	remote_press.role = remote_role;
+	remote_statement = 0;
+	remote_xact = MyProc->lxid;
+
+	text = press_text(tuple, desc, "clock");
+	if (text != NULL)
+		(void) set_config_option("customorder.clock", text, PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+								 false);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * The press a presses row declared for this row of machine m (worker
+ * side), or NULL.  The first statement that writes the row uses it up: a
+ * later statement of the transaction, a raw one included, has none.
+ */
+const CoPress *
+co_press_remote(const CoMachine *m, int64 order_id, int64 id)
+{
+	TimestampTz statement = GetCurrentStatementStartTimestamp();
+
+	if (remote_press.machine != m || remote_press.order_id != order_id ||
+		remote_press.id != id || remote_xact != MyProc->lxid)
+		return NULL;
+	if (remote_statement == 0)
+		remote_statement = statement;
+	else if (remote_statement != statement)
+		return NULL;
+	return &remote_press;
+}
+
+/*
+ * The press the statement running in this backend is writing on behalf
+ * of, once its row has used it (what its follow-ups and events record).
+ */
+const CoPress *
+co_press_remote_current(void)
+{
+	if (remote_press.machine == NULL || remote_xact != MyProc->lxid ||
+		remote_statement != GetCurrentStatementStartTimestamp())
+		return NULL;
+	return &remote_press;
+}

@@ -1,0 +1,107 @@
+--
+-- citus_C: SPEC §12 on a real cluster, a coordinator and two workers
+-- (test/citus/run starts it, distributes customorder and runs this file
+-- against the coordinator as a superuser).
+--
+\set VERBOSITY terse
+SET search_path = customorder, public;
+SET client_min_messages = warning;
+
+CREATE FUNCTION public.err(sql text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- C1: configuration tables are reference tables; every order-scoped table
+-- is distributed by order_id in the colocation group of orders
+SELECT p.logicalrelid::regclass AS table_name,
+       CASE p.partmethod WHEN 'n' THEN 'reference' WHEN 'h' THEN 'hash' END AS kind,
+       pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) AS by,
+       p.colocationid = o.colocationid AS with_orders
+  FROM pg_dist_partition p,
+       (SELECT colocationid FROM pg_dist_partition
+         WHERE logicalrelid = 'customorder.orders'::regclass) o
+ WHERE p.logicalrelid::regclass::text LIKE 'customorder.%'
+ ORDER BY kind, 1::text;
+
+-- calling it twice changes nothing
+SELECT customorder.distribute(8);
+
+-- Fixtures, written through the coordinator
+INSERT INTO categories (name, custom_enabled, start_lock) VALUES ('desks', true, '1 hour');
+INSERT INTO shops (name, service_score) VALUES ('north', 4.90);
+SELECT approve_custom_category(1, 1);
+INSERT INTO products (shop_id, category_id, title, price, is_custom, promised_ship)
+VALUES (1, 1, 'desk', 2000.00, true, '7 days'),
+       (1, 1, 'chair', 300.00, false, NULL);
+
+-- C3: from here on a query that fans out to every shard is an error, so
+-- every press below is shown to be a router (single-shard) operation
+SET citus.multi_task_query_log_level = error;
+
+-- C5: the coordinator's clock and acting ids reach the workers' triggers
+SET customorder.clock = '2026-03-01 10:00+00';
+SELECT place_order(1, 7, 2000.00) AS o1 \gset
+SET customorder.clock = '2026-03-01 12:00+00';
+SET customorder.shop_id = 1;
+SET customorder.buyer_id = 7;
+SELECT start_customization(:o1);
+SET customorder.clock = '2026-03-02 09:00+00';
+SELECT ship(:o1, 'SF100');
+SET customorder.clock = '2026-03-04 09:00+00';
+SELECT mark_signed(:o1);
+SET customorder.clock = '2026-03-05 09:00+00';
+SELECT request_refund(:o1, 'refund_only', 'quality') AS c1 \gset
+SELECT communicate(:c1, 'quality');
+SELECT propose_refund_amount(:c1, 600.00);
+SET customorder.clock = '2026-03-05 10:00+00';
+SELECT accept_refund_amount(:c1, 600.00);
+SELECT state, paid_at, custom_started_at, shipped_at, signed_at, refunded_amount
+  FROM orders WHERE order_id = :o1;
+SELECT state, refund_amount, requested_at, closed_at FROM aftersales WHERE order_id = :o1;
+SELECT refund_no, amount, state FROM refunds WHERE order_id = :o1;
+SELECT machine, action, from_state, to_state, actor, actor_role, at
+  FROM history(:o1) ORDER BY event_id;
+SELECT * FROM verify(:o1);
+
+-- an ordinary order, cancelled with its instant refund
+SELECT place_order(2, 8, 300.00) AS o2 \gset
+SET customorder.buyer_id = 8;
+SELECT request_refund(:o2, 'refund_only', 'no_reason') IS NOT NULL AS requested;
+SELECT state FROM orders WHERE order_id = :o2;
+RESET citus.multi_task_query_log_level;
+
+-- C2: a raw change outside the transition table is refused through the
+-- coordinator, and straight on the shard on its worker
+SELECT err($$UPDATE customorder.orders SET state = 'paid' WHERE order_id = $$ || :o1);
+SELECT result LIKE 'ERROR:  order state change from refunded to paid is not in the transition table%'
+       AS refused_on_shard
+  FROM run_command_on_placements('customorder.orders',
+         $$UPDATE %s SET state = 'paid' WHERE order_id = $$ || :o1)
+ WHERE shardid = get_shard_id_for_distribution_column('customorder.orders', :o1);
+SELECT state FROM orders WHERE order_id = :o1;
+
+-- C4: a press on a worker; ids are unique whichever node makes them
+SELECT success, result::bigint >= 281474976710656 AS own_range
+  FROM run_command_on_workers($$SELECT customorder.place_order(1, 9, 2000.00)$$);
+SELECT count(*) AS orders, count(DISTINCT order_id) AS distinct_ids FROM orders;
+SELECT count(DISTINCT event_id) = count(*) AS distinct_event_ids FROM events;
+
+-- a button pressed on a worker, for an order whose shard may be elsewhere
+SELECT w.success, w.result::bigint >= 281474976710656 AS own_range
+  FROM pg_dist_node n,
+       master_run_on_worker(ARRAY[n.nodename], ARRAY[n.nodeport],
+         ARRAY[$$SELECT customorder.request_refund(o.order_id, 'refund_only', 'no_reason')
+                 FROM customorder.orders o,
+                      pg_catalog.set_config('customorder.buyer_id', '9', false)
+                WHERE o.buyer_id = 9 ORDER BY o.order_id LIMIT 1$$], false) w
+ WHERE n.groupid = 1;
+SELECT o.state, a.state AS case_state
+  FROM orders o JOIN aftersales a USING (order_id)
+ WHERE o.buyer_id = 9 ORDER BY o.order_id;
+
+SELECT * FROM verify();
