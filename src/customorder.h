@@ -154,9 +154,7 @@ typedef enum CoPermitKind
 	PERMIT_NONE = 0,
 	PERMIT_BUNDLE_COUNT,		/* item trigger maintains bundle counters */
 	PERMIT_ORDER_CASE,			/* case trigger applies money / open case */
-	PERMIT_REFUND,				/* case trigger records a money decision (V4) */
-	PERMIT_PAYMENT				/* place_order inserts the order of its pay_no
-								 * (H3) */
+	PERMIT_REFUND				/* case trigger records a money decision (V4) */
 } CoPermitKind;
 
 typedef struct CoPermit

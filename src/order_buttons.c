@@ -125,6 +125,51 @@ claim_payment(const Datum *values)
 }
 
 /*
+ * Insert the order of place_order as its press: values are product, buyer,
+ * amount and, with nargs 5, pay_no and the id its claim drew.  The id is
+ * drawn before the insert (on Citus the press goes to the new order's
+ * shard, which its id names); the press lets the trigger take a pay_no
+ * (H3).  Returns the order's id.
+ */
+static int64
+insert_order(Datum *values, int nargs)
+{
+	static SPIPlanPtr next_id = NULL;
+	static SPIPlanPtr plans[2];
+	Oid			argtypes[5] = {INT8OID, INT8OID, NUMERICOID, TEXTOID, INT8OID};
+	char		nulls[5] = {' ', ' ', ' ', 'n', ' '};
+	CoPress		press = {&co_order_machine, ACT_PLACE_ORDER, "place_order",
+	CO_WHO_PLATFORM};
+	bool		isnull;
+
+	if (nargs == 3)
+	{
+		co_execute(co_prepare(&next_id,
+							  "SELECT pg_catalog.nextval("
+							  "'customorder.orders_order_id_seq'::pg_catalog.regclass)",
+							  0, NULL),
+				   NULL, NULL, false, 0);
+		values[4] = SPI_getbinval(SPI_tuptable->vals[0],
+								  SPI_tuptable->tupdesc, 1, &isnull);
+		values[3] = (Datum) 0;
+	}
+	else
+		nulls[3] = ' ';
+	press.order_id = press.id = DatumGetInt64(values[4]);
+	/* without a pay_no the statement names no pay_no (a 1.0 database, U2) */
+	co_prepare(&plans[nargs == 5], nargs == 5 ?
+			   "INSERT INTO customorder.orders "
+			   "(order_id, product_id, buyer_id, amount, pay_no) "
+			   "VALUES ($5, $1, $2, $3, $4)" :
+			   "INSERT INTO customorder.orders "
+			   "(order_id, product_id, buyer_id, amount) "
+			   "VALUES ($5, $1, $2, $3)",
+			   5, argtypes);
+	co_press_execute(&press, plans[nargs == 5], values, nulls);
+	return press.order_id;
+}
+
+/*
  * place_order(product_id, buyer_id, amount [, pay_no]) -> order_id: the
  * platform's order service records a confirmed payment (H3).  The trigger
  * checks the amount against the price and snapshots the product and
@@ -136,11 +181,8 @@ claim_payment(const Datum *values)
 Datum
 co_place_order(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plans[2];
 	bool		with_pay_no = PG_NARGS() == 4;
-	Oid			argtypes[5] = {INT8OID, INT8OID, NUMERICOID, TEXTOID, INT8OID};
 	Datum		values[5];
-	bool		isnull;
 	int64		order_id = 0;
 	int			i;
 
@@ -158,44 +200,29 @@ co_place_order(PG_FUNCTION_ARGS)
 
 	co_connect();
 	if (!with_pay_no)
+		order_id = insert_order(values, 3);
+	else
 	{
-		co_execute(co_prepare(&plans[0],
-							  "INSERT INTO customorder.orders (product_id, buyer_id, amount) "
-							  "VALUES ($1, $2, $3) RETURNING order_id",
-							  3, argtypes),
-				   values, NULL, false, 0);
-		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1,
-											   &isnull));
-		co_finish();
-		PG_RETURN_INT64(order_id);
-	}
-
-	if (VARSIZE_ANY_EXHDR(DatumGetPointer(values[3])) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("place_order: pay_no must not be empty (rule H3)"),
-				 errhint("Pass the payment service's id of the payment.")));
-	/* a repeated call finds its payment at once */
-	order_id = order_of_payment(values);
-	if (order_id == 0 && (order_id = claim_payment(values)) != 0)
-	{
-		values[4] = Int64GetDatum(order_id);
-		co_prepare(&plans[1],
-				   "INSERT INTO customorder.orders "
-				   "(order_id, product_id, buyer_id, amount, pay_no) "
-				   "VALUES ($5, $1, $2, $3, $4)",
-				   5, argtypes);
-		co_execute_permitted(PERMIT_PAYMENT, order_id, plans[1], values,
-							 NULL, 0);
-	}
-	else if (order_id == 0)
-	{
-		/* the claim lost to a concurrent one that committed meanwhile */
+		if (VARSIZE_ANY_EXHDR(DatumGetPointer(values[3])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("place_order: pay_no must not be empty (rule H3)"),
+					 errhint("Pass the payment service's id of the payment.")));
+		/* a repeated call finds its payment at once */
 		order_id = order_of_payment(values);
-		if (order_id == 0)
-			elog(ERROR, "place_order: payment \"%s\" was claimed, but is not recorded",
-				 TextDatumGetCString(values[3]));
+		if (order_id == 0 && (order_id = claim_payment(values)) != 0)
+		{
+			values[4] = Int64GetDatum(order_id);
+			insert_order(values, 5);
+		}
+		else if (order_id == 0)
+		{
+			/* the claim lost to a concurrent one that committed meanwhile */
+			order_id = order_of_payment(values);
+			if (order_id == 0)
+				elog(ERROR, "place_order: payment \"%s\" was claimed, but is not recorded",
+					 TextDatumGetCString(values[3]));
+		}
 	}
 	co_finish();
 	PG_RETURN_INT64(order_id);

@@ -199,6 +199,16 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 						 nulls);
 }
 
+/* Is place_order pressing the insert of this order (H3: its pay_no)? */
+static bool
+placing_order(const OrderRow *new)
+{
+	const CoPress *press = co_press_for(&co_order_machine, ORD_ID(new),
+										ORD_ID(new));
+
+	return press != NULL && press->action == ACT_PLACE_ORDER;
+}
+
 /* place_order's arguments as an INSERT carries them */
 static void
 check_new_order(const OrderRow *new)
@@ -230,8 +240,7 @@ check_new_order(const OrderRow *new)
 	 * H3: a pay_no is recorded by place_order, which claimed it in payments
 	 * for this order first; a raw INSERT would leave payments without it.
 	 */
-	if (!new->isnull[OC_PAY_NO] &&
-		!(co_permit.kind == PERMIT_PAYMENT && co_permit.order_id == ORD_ID(new)))
+	if (!new->isnull[OC_PAY_NO] && !placing_order(new))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("orders.pay_no is recorded by place_order(product_id, buyer_id, amount, pay_no) only (rule H3)"),
