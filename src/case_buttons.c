@@ -316,19 +316,27 @@ Datum
 co_communicate(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		key[2];
+	int64		order_id;
 	text	   *script;
 
 	press_one_arg(fcinfo, ACT_COMMUNICATE, "reason",
 				  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), false);
 
+	/* the press found the case, so its order is there: read its key */
+	if (!co_case_order_id(PG_GETARG_INT64(0), &order_id))
+		elog(ERROR, "communicate: the case's order is gone");
+	key[0] = Int64GetDatum(order_id);
+	key[1] = PG_GETARG_DATUM(0);
 	co_connect();
 	plan = co_prepare(&plan,
 					  "SELECT m.script FROM customorder.communications m "
-					  "WHERE m.aftersale_id OPERATOR(pg_catalog.=) $1 "
+					  "WHERE m.order_id OPERATOR(pg_catalog.=) $1 "
+					  "AND m.aftersale_id OPERATOR(pg_catalog.=) $2 "
 					  "ORDER BY m.comm_no DESC LIMIT 1",
-					  1, argtypes);
-	co_execute(plan, &fcinfo->args[0].value, NULL, false, 1);
+					  2, argtypes);
+	co_execute(plan, key, NULL, false, 1);
 	if (SPI_processed != 1)
 		elog(ERROR, "communicate: no communication recorded");
 	{

@@ -199,7 +199,11 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 						 nulls);
 }
 
-/* Is place_order pressing the insert of this order (H3: its pay_no)? */
+/*
+ * Is place_order pressing the insert of this order (H3: its pay_no)?
+ * Asked of every new order, so that the press is the insert's (its event
+ * records the platform and the caller's role, on Citus as on one server).
+ */
 static bool
 placing_order(const OrderRow *new)
 {
@@ -240,7 +244,7 @@ check_new_order(const OrderRow *new)
 	 * H3: a pay_no is recorded by place_order, which claimed it in payments
 	 * for this order first; a raw INSERT would leave payments without it.
 	 */
-	if (!new->isnull[OC_PAY_NO] && !placing_order(new))
+	if (!placing_order(new) && !new->isnull[OC_PAY_NO])
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("orders.pay_no is recorded by place_order(product_id, buyer_id, amount, pay_no) only (rule H3)"),

@@ -10,25 +10,6 @@
 SET search_path = customorder, public;
 SET client_min_messages = warning;
 
--- TEMPORARY, until distribute() handles them (another branch): the
--- row-level-security policies (their subqueries) and the UNIQUE constraints
--- orders_pay_no_key and refunds_refund_no_key (not by order_id) stop
--- distribute(), so on a database it has not distributed yet they are
--- dropped first.  Remove this block once distribute() does it itself.
-DO $$
-DECLARE
-    p record;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_dist_partition
-                    WHERE logicalrelid = 'customorder.orders'::regclass) THEN
-        FOR p IN SELECT policyname, tablename FROM pg_policies
-                  WHERE schemaname = 'customorder' LOOP
-            EXECUTE format('DROP POLICY %I ON customorder.%I', p.policyname, p.tablename);
-        END LOOP;
-        ALTER TABLE customorder.orders DROP CONSTRAINT IF EXISTS orders_pay_no_key;
-        ALTER TABLE customorder.refunds DROP CONSTRAINT IF EXISTS refunds_refund_no_key;
-    END IF;
-END $$;
 SELECT distribute(8) LIKE 'customorder is distributed by order_id%' AS distributed;
 
 -- Fixtures.  Times are relative to the start of this file (t0): the clock
