@@ -161,11 +161,15 @@ static struct
 	Oid			pkey;
 }			events_extra;
 
-/* The consumers relation "relid" and the attribute of its names */
+/*
+ * The consumers relation "relid": the attribute of its names and its
+ * primary key, by which they are read
+ */
 static struct
 {
 	Oid			relid;
 	AttrNumber	name;
+	Oid			pkey;
 }			consumers_map;
 
 /*
@@ -254,10 +258,12 @@ consumers_usable(Relation rel)
 	int			i;
 
 	if (consumers_map.relid == RelationGetRelid(rel))
-		return consumers_map.name != InvalidAttrNumber;
+		return consumers_map.name != InvalidAttrNumber &&
+			OidIsValid(consumers_map.pkey);
 	co_remember_relid(&consumers_map.relid);
 	consumers_map.relid = RelationGetRelid(rel);
 	consumers_map.name = InvalidAttrNumber;
+	consumers_map.pkey = InvalidOid;
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		return false;
 	for (i = 0; i < desc->natts; i++)
@@ -268,31 +274,38 @@ consumers_usable(Relation rel)
 			strcmp(NameStr(att->attname), "consumer") == 0)
 			consumers_map.name = att->attnum;
 	}
-	return consumers_map.name != InvalidAttrNumber;
+	consumers_map.pkey = RelationGetPrimaryKeyIndex(rel);
+	return consumers_map.name != InvalidAttrNumber &&
+		OidIsValid(consumers_map.pkey);
 }
 
 /*
  * The registered consumers' names, copied.  Read with SnapshotSelf: every
  * consumer committed, or registered by this transaction, by the time the
  * event is appended is owed it (V3), whatever the statement's snapshot.
+ * Read through the primary key, not by a sequential scan, which asks the
+ * kernel for the table's size (an lseek) on every event.
  */
 static List *
 consumer_names(Relation rel)
 {
-	TableScanDesc scan = table_beginscan(rel, SnapshotSelf, 0, NULL);
+	Relation	pkey = index_open(consumers_map.pkey, AccessShareLock);
+	IndexScanDesc scan = index_beginscan(rel, pkey, SnapshotSelf, 0, 0);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	List	   *names = NIL;
 	Datum		name;
 	bool		isnull;
 
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	index_rescan(scan, NULL, 0, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		name = slot_getattr(slot, consumers_map.name, &isnull);
 		if (!isnull)
 			names = lappend(names, DatumGetPointer(datumCopy(name, false, -1)));
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
+	index_endscan(scan);
+	index_close(pkey, NoLock);
 	return names;
 }
 
