@@ -42,6 +42,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
@@ -54,11 +55,13 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -281,10 +284,10 @@ consumers_usable(Relation rel)
 
 /*
  * The registered consumers' names, copied.  Read with SnapshotSelf: every
- * consumer committed, or registered by this transaction, by the time the
- * event is appended is owed it (V3), whatever the statement's snapshot.
- * Read through the primary key, not by a sequential scan, which asks the
- * kernel for the table's size (an lseek) on every event.
+ * consumer committed, or registered by this transaction, by the time of the
+ * reading, whatever the statement's snapshot.  Read through the primary
+ * key, not by a sequential scan, which asks the kernel for the table's size
+ * (an lseek).
  */
 static List *
 consumer_names(Relation rel)
@@ -307,6 +310,66 @@ consumer_names(Relation rel)
 	index_endscan(scan);
 	index_close(pkey, NoLock);
 	return names;
+}
+
+/*
+ * The consumers an event is owed (V3), as a list of text datums; false
+ * when the consumers relation is not of the shape read here (the SQL
+ * path).  They are read once per command: the events of one statement (a
+ * bulk UPDATE's rows) share the reading made at its first event, so a
+ * consumer whose registration commits while a statement runs is owed the
+ * events of the statements after it, and always those of a transaction
+ * that began after it committed.  A reading is kept in
+ * TopTransactionContext for its transaction, subtransaction and command.
+ */
+static bool
+event_consumers(Oid relid, List **names)
+{
+	static struct
+	{
+		LocalTransactionId lxid;
+		SubTransactionId subxid;
+		CommandId	cid;
+		Oid			relid;
+		List	   *names;
+	}			cache;
+	Relation	rel;
+	List	   *read;
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (cache.lxid == MyProc->lxid &&
+		cache.subxid == GetCurrentSubTransactionId() &&
+		cache.cid == GetCurrentCommandId(false) &&
+		cache.relid == relid && consumers_map.relid == relid)
+	{
+		*names = cache.names;
+		return true;
+	}
+	rel = table_open(relid, AccessShareLock);
+	if (!consumers_usable(rel))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	read = consumer_names(rel);
+	table_close(rel, NoLock);
+	if (cache.lxid == MyProc->lxid)
+		list_free_deep(cache.names);
+	cache.lxid = InvalidLocalTransactionId;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	cache.names = NIL;
+	foreach(lc, read)
+		cache.names = lappend(cache.names,
+							  DatumGetPointer(datumCopy(PointerGetDatum(lfirst(lc)),
+														false, -1)));
+	MemoryContextSwitchTo(old);
+	cache.lxid = MyProc->lxid;
+	cache.subxid = GetCurrentSubTransactionId();
+	cache.cid = GetCurrentCommandId(false);
+	cache.relid = relid;
+	*names = cache.names;
+	return true;
 }
 
 /*
@@ -352,7 +415,6 @@ static bool
 event_append_direct(const EventTarget *target, Datum *v, bool *n)
 {
 	Relation	events,
-				consumers,
 				deliveries = NULL;
 	List	   *names;
 	EState	   *estate;
@@ -365,15 +427,11 @@ event_append_direct(const EventTarget *target, Datum *v, bool *n)
 	if (!OidIsValid(target->deliveries) || !OidIsValid(target->consumers))
 		return false;
 	events = table_open(target->events, RowExclusiveLock);
-	consumers = table_open(target->consumers, AccessShareLock);
-	if (!events_usable(events) || !consumers_usable(consumers))
+	if (!events_usable(events) || !event_consumers(target->consumers, &names))
 	{
-		table_close(consumers, NoLock);
 		table_close(events, NoLock);
 		return false;
 	}
-	names = consumer_names(consumers);
-	table_close(consumers, NoLock);
 	if (names != NIL)
 	{
 		deliveries = table_open(target->deliveries, RowExclusiveLock);
