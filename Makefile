@@ -63,8 +63,10 @@ demo:
 # The cost of enforcing the rules: a bulk raw UPDATE trigger on vs off, each
 # button called in bulk vs the raw statement, the HOT share of a lifecycle,
 # on a throwaway cluster (after `make install`), or on the server PGPORT
-# names when it is set; prints figures, asserts none (ROWS, BUTTON_ROWS,
-# RUNS, HOT_ORDERS, DUE_ORDERS: see test/bench/run)
+# names when it is set, and the lifecycle there and on a 2-worker Citus
+# cluster when Citus is installed; prints figures, asserts none (ROWS,
+# BUTTON_ROWS, RUNS, HOT_ORDERS, DUE_ORDERS, LIFECYCLE_ORDERS: see
+# test/bench/run)
 .PHONY: bench
 bench:
 	$(if $(PGPORT),,pg_virtualenv -t) test/bench/run
