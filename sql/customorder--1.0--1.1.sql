@@ -838,6 +838,7 @@ CREATE FUNCTION customorder.distribute(shard_count integer DEFAULT 32)
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t text;
+    k text;
     done integer := 0;
 BEGIN
     IF shard_count IS NULL THEN
@@ -903,20 +904,17 @@ BEGIN
     -- the lookups by another key: each its own table, distributed by that
     -- key, so a lookup reads one shard (payments by pay_no, H3; case_orders
     -- by aftersale_id, for the after-sale buttons)
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                    WHERE logicalrelid OPERATOR(pg_catalog.=) 'customorder.payments'::pg_catalog.regclass) THEN
-        PERFORM pg_catalog.create_distributed_table('customorder.payments', 'pay_no',
-                                                    colocate_with => 'none',
-                                                    shard_count => shard_count);
-        done := done OPERATOR(pg_catalog.+) 1;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                    WHERE logicalrelid OPERATOR(pg_catalog.=) 'customorder.case_orders'::pg_catalog.regclass) THEN
-        PERFORM pg_catalog.create_distributed_table('customorder.case_orders', 'aftersale_id',
-                                                    colocate_with => 'none',
-                                                    shard_count => shard_count);
-        done := done OPERATOR(pg_catalog.+) 1;
-    END IF;
+    FOR t, k IN VALUES ('payments', 'pay_no'), ('case_orders', 'aftersale_id')
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid OPERATOR(pg_catalog.=)
+                              pg_catalog.format('customorder.%I', t)::pg_catalog.regclass) THEN
+            PERFORM pg_catalog.create_distributed_table(pg_catalog.format('customorder.%I', t),
+                                                        k, colocate_with => 'none',
+                                                        shard_count => shard_count);
+            done := done OPERATOR(pg_catalog.+) 1;
+        END IF;
+    END LOOP;
 
     -- C4: every node its own range of ids
     PERFORM customorder.set_node_id_range();
