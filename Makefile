@@ -42,7 +42,7 @@ REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=customorder
 
 # pg_isolation_regress: concurrency specs in test/isolation/specs/, outputs in
 # test/isolation/expected/ (PGXS runs them after REGRESS in `make installcheck`)
-ISOLATION = evidence_E4 refunds_F7 start_vs_cancel_S2F2 agree_vs_insist_ship_A1 partial_refunds_F7 review_vs_cancel_S5F2 stamps_H1H2 pay_no_H3 stale_score_H9 run_due_T3 confirm_vs_withdraw_R arbitrate_vs_refund_P3 escalate_vs_request_F7 outbox_claimers_V3 outbox_lease_V3 outbox_order_V3
+ISOLATION = evidence_E4 event_order_H2 refunds_F7 start_vs_cancel_S2F2 agree_vs_insist_ship_A1 partial_refunds_F7 review_vs_cancel_S5F2 stamps_H1H2 pay_no_H3 stale_score_H9 run_due_T3 confirm_vs_withdraw_R arbitrate_vs_refund_P3 escalate_vs_request_F7 outbox_claimers_V3 outbox_lease_V3 outbox_order_V3
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=customorder
 
 # TAP tests (PostgreSQL::Test::Cluster) in test/t/.  initdb refuses root, so

@@ -149,10 +149,14 @@ bundle_created(Relation rel, HeapTuple tuple, CoRow *row)
 	CoGuardCtx	ctx = {NULL, row, NULL, false};
 	CoRow		proposed;
 	CoRefusal  *refusal;
+	OrderRow	order;
+	const CoTransition *t;
 	int			i;
 
-	const CoTransition *t;
-
+	/* the bundle's event is appended under the order's lock (H2) */
+	if (!row->isnull[BC_ORDER_ID])
+		co_order_fetch(DatumGetInt64(row->v[BC_ORDER_ID]), "evidence", true,
+					   &order);
 	if ((t = co_choose(&co_bundle_machine, &ctx, -1, BS_OPEN, 0, &proposed,
 					   &refusal)) == NULL)
 		co_raise(refusal);
@@ -230,24 +234,11 @@ check_review_note(const CoRow *oldrow, const CoRow *newrow)
 }
 
 /*
- * UPDATE: judged by the bundle machine by (from, to); the chosen
- * transition's stamp (submitted_at, reviewed_at) is taken from
- * customorder.now().
+ * UPDATE: judged by the bundle machine by (from, to) under the order's lock
+ * (the buttons that submit or review a bundle hold it already; a raw UPDATE
+ * takes it here), so that the bundle's event and its stamp (submitted_at,
+ * reviewed_at) are never before the order's latest (H2).
  */
-/*
- * H2: a bundle's stamp is never before its order's latest stamp (the
- * buttons that submit or review a bundle hold the order's lock).
- */
-static TimestampTz
-bundle_stamp(const CoRow *row)
-{
-	OrderRow	order;
-
-	co_order_fetch(DatumGetInt64(row->v[BC_ORDER_ID]), "evidence", false,
-				   &order);
-	return co_order_stamp(&order);
-}
-
 static HeapTuple
 bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 {
@@ -255,6 +246,7 @@ bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 	const CoTransition *t;
 	CoRow		proposed;
 	CoRefusal  *refusal;
+	OrderRow	order;
 	uint32		changes = 0;
 	int			cols[1];
 	Datum		now;
@@ -270,6 +262,8 @@ bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 			changes |= CO_BIT(transition_cols[i]);
 	if (changes == 0 && old->state == new->state)
 		return newtuple;
+	co_order_fetch(DatumGetInt64(new->v[BC_ORDER_ID]), "evidence", true,
+				   &order);
 	t = co_choose(&co_bundle_machine, &ctx, -1, new->state, changes,
 				  &proposed, &refusal);
 	if (t == NULL)
@@ -280,7 +274,7 @@ bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 		return newtuple;
 	}
 	cols[0] = t->stamp;
-	now = TimestampTzGetDatum(bundle_stamp(new));
+	now = TimestampTzGetDatum(co_order_stamp(&order));
 	bundle_event(rel, t, new, DatumGetTimestampTz(now));
 	return co_row_modify(&co_bundles_table, rel, newtuple, 1, cols, &now,
 						 &nonull);

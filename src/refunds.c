@@ -288,8 +288,17 @@ refund_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 	int			cols[2] = {RC_STATE, RC_SETTLED_AT};
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
+	OrderRow	order;
 	int			i;
 
+	/*
+	 * Lock the order before judging: the refund's event must be appended
+	 * under the order's lock, as every event of an order is, or two
+	 * transactions appending to one order could each miss the other's
+	 * latest event (H2).  A report locked it already (refund_press).
+	 */
+	co_order_fetch(DatumGetInt64(old->v[RC_ORDER_ID]),
+				   press ? press->button : "refunds", true, &order);
 	for (i = 0; i < lengthof(fixed); i++)
 		if (co_row_changed(&co_refunds_table, fixed[i], old->v, old->isnull,
 						   new->v, new->isnull))
@@ -424,6 +433,7 @@ refund_press(FunctionCallInfo fcinfo, CoAction action, int col)
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	CoPress		press = {&co_refund_machine, action, button, CO_WHO_PLATFORM};
+	OrderRow	order;
 	bool		found;
 	bool		isnull;
 	char	   *state;
@@ -432,6 +442,13 @@ refund_press(FunctionCallInfo fcinfo, CoAction action, int col)
 	if (col >= 0)
 		co_require_arg(fcinfo, 1, button, refund_cols[col]);
 	co_authorize(button, CO_WHO_PLATFORM, 0, 0);
+	/* a refund_no not of the trigger's form names no refund */
+	found = refund_no_order_id(PG_GETARG_TEXT_PP(0), &press.order_id);
+	/* lock the order, then its refund, as every button (H2) */
+	if (found)
+		found = co_row_fetch(&co_orders_table,
+							 (Datum[]) {Int64GetDatum(press.order_id)}, true,
+							 order.v, order.isnull);
 	co_connect();
 	co_prepare(&find,
 			   "SELECT r.order_id, r.refund_id, r.state, r.payment_ref OPERATOR(pg_catalog.=) $1 "
@@ -441,8 +458,6 @@ refund_press(FunctionCallInfo fcinfo, CoAction action, int col)
 	values[0] = col == RC_PAYMENT_REF ? PG_GETARG_DATUM(1) : (Datum) 0;
 	nulls[0] = col == RC_PAYMENT_REF ? ' ' : 'n';
 	values[1] = PG_GETARG_DATUM(0);
-	/* a refund_no not of the trigger's form names no refund */
-	found = refund_no_order_id(PG_GETARG_TEXT_PP(0), &press.order_id);
 	if (found)
 	{
 		values[2] = Int64GetDatum(press.order_id);
