@@ -310,6 +310,23 @@ SELECT * FROM vf_verify ORDER BY 1, 2, 3;
 ROLLBACK;
 
 --
+-- Events (H2): the latest event of one order moved a year later, past its
+-- order's last_stamp_at; the latest of another moved a year earlier, before
+-- the event before it
+--
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE events SET at = at + interval '1 year'
+WHERE order_id = :o_review
+  AND event_id = (SELECT max(event_id) FROM events WHERE order_id = :o_review);
+UPDATE events SET at = at - interval '1 year'
+WHERE order_id = :o_evidence
+  AND event_id = (SELECT max(event_id) FROM events WHERE order_id = :o_evidence);
+SELECT invariant, "order", regexp_replace(detail, 'event [0-9]+', 'event #') AS detail
+FROM vf_verify ORDER BY 1, 2, 3;
+ROLLBACK;
+
+--
 -- The checks name every operator by schema: a look-alike = on text ahead of
 -- pg_catalog in the search_path changes nothing
 --

@@ -410,9 +410,13 @@ case_judge(Relation rel, HeapTuple newtuple, const CaseRow *old,
 	case_event(rel, t, &proposed, stamp,
 			   t->action == ACT_COMMUNICATE ?
 			   case_record_communication(&proposed, stamp) : NULL);
-	/* money, the open case, or a stamp the order's latest must follow */
+	/*
+	 * money, the open case, or a stamp or event the order's latest must
+	 * follow (H2: the order's next event is not before this one)
+	 */
 	if (old == NULL || co_case_is_open(old->state) != co_case_is_open(t->to) ||
-		t->to == CS_REFUNDED || t->stamp != CO_NO_STAMP)
+		t->to == CS_REFUNDED || t->stamp != CO_NO_STAMP ||
+		co_order_behind(order, DatumGetTimestampTz(stamp)))
 		case_apply_to_order(&proposed, order, stamp);
 	return newtuple;
 }

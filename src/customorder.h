@@ -154,6 +154,8 @@ typedef enum CoPermitKind
 	PERMIT_NONE = 0,
 	PERMIT_BUNDLE_COUNT,		/* item trigger maintains bundle counters */
 	PERMIT_ORDER_CASE,			/* case trigger applies money / open case */
+	PERMIT_ORDER_STAMP,			/* an event of a bundle or refund moves the
+								 * order's latest stamp (H2) */
 	PERMIT_REFUND				/* case trigger records a money decision (V4) */
 } CoPermitKind;
 

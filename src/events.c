@@ -13,9 +13,11 @@
  *	  SECURITY DEFINER button).
  *
  *	  The append writes the event and queues it for every registered
- *	  consumer (a row of deliveries each, outbox.c, V3), with "at" no
- *	  earlier than the order's latest event (H2: an order's events never go
- *	  back in time).  It writes the tuples without the executor (append.c):
+ *	  consumer (a row of deliveries each, outbox.c, V3).  Its "at" is the
+ *	  caller's: a trigger that holds the order's row lock and took the time
+ *	  from co_order_stamp(), which is never before the order's latest
+ *	  stamp; the trigger then makes it the order's latest (H2: an order's
+ *	  events never go back in time).  It writes the tuples without the executor (append.c):
  *	  a planned INSERT through SPI cost about 110,000 instructions a row of
  *	  a bulk UPDATE, nearly half of it starting the executor, where the
  *	  rules cost about 12,000 (issue 12).  A table
@@ -374,40 +376,7 @@ event_consumers(Oid relid, List **names)
 }
 
 /*
- * H2: an event's "at" is no earlier than the order's latest event.  The
- * latest is the one of the highest event_id committed or written by this
- * transaction (SnapshotSelf: also one this same command wrote), found by
- * a backward scan of the primary key; "slot" is the events' slot.
- */
-static TimestampTz
-event_at(Relation events, int64 order_id, TimestampTz at,
-		 TupleTableSlot *slot)
-{
-	Relation	pkey = index_open(events_extra.pkey, RowExclusiveLock);
-	IndexScanDesc scan;
-	ScanKeyData key;
-	Datum		latest;
-	bool		isnull;
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(order_id));
-	scan = index_beginscan(events, pkey, SnapshotSelf, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
-	{
-		latest = slot_getattr(slot, events_table.attnums[EV_AT], &isnull);
-		if (!isnull && DatumGetTimestampTz(latest) > at)
-			at = DatumGetTimestampTz(latest);
-	}
-	index_endscan(scan);
-	index_close(pkey, NoLock);
-	ExecClearTuple(slot);
-	return at;
-}
-
-/*
- * Append the event v/n (EV_ columns; event_id and the final "at" are
- * filled here) and its deliveries without the executor (append.c).  False,
+ * Append the event v/n (EV_ columns; event_id is filled here) and its deliveries without the executor (append.c).  False,
  * having written nothing, when a relation is not of the shape this path
  * writes: the caller then takes the SQL path.  Locks are kept to the end
  * of the transaction, as the executor keeps them.
@@ -446,10 +415,6 @@ event_append_direct(const EventTarget *target, Datum *v, bool *n)
 
 	estate = CreateExecutorState();
 	co_append_begin(&events_table, events, estate, &ev);
-	v[EV_AT] = TimestampTzGetDatum(event_at(events,
-											DatumGetInt64(v[EV_ORDER_ID]),
-											DatumGetTimestampTz(v[EV_AT]),
-											ev.slot));
 	v[EV_EVENT_ID] = Int64GetDatum(nextval_internal(events_extra.seq, false));
 	n[EV_EVENT_ID] = false;
 	co_append_row(&ev, estate, v, n);
@@ -502,10 +467,7 @@ event_append_spi(const Datum *v, const bool *n)
 			   "WITH e AS (INSERT INTO customorder.events "
 			   "(order_id, aftersale_id, machine, action, from_state, to_state, "
 			   " actor, actor_role, at, detail) "
-			   "SELECT $1, $2, $3, $4, $5, $6, $7, $8, "
-			   " GREATEST($9, (SELECT l.at FROM customorder.events l "
-			   "  WHERE l.order_id OPERATOR(pg_catalog.=) $1 "
-			   "  ORDER BY l.event_id DESC LIMIT 1)), $10 "
+			   "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 "
 			   "RETURNING order_id, event_id) "
 			   "INSERT INTO customorder.deliveries (consumer, order_id, event_id) "
 			   "SELECT c.consumer, e.order_id, e.event_id "

@@ -120,10 +120,13 @@ changed(const CoRow *oldrow, const CoRow *newrow, BundleCol col)
 						  newrow->v, newrow->isnull);
 }
 
-/* V1: the event of the chosen transition, naming the bundle */
+/*
+ * V1: the event of the chosen transition, naming the bundle, at "at" (the
+ * order's stamp under its lock), which becomes the order's latest (H2)
+ */
 static void
 bundle_event(Relation rel, const CoTransition *t, const CoRow *row,
-			 TimestampTz at)
+			 const OrderRow *order, TimestampTz at)
 {
 	co_event_transition(&co_bundle_machine, t,
 						DatumGetInt64(row->v[BC_ORDER_ID]),
@@ -132,6 +135,7 @@ bundle_event(Relation rel, const CoTransition *t, const CoRow *row,
 						co_event_detail(&co_bundles_table, rel, row,
 										t->may_change | CO_BIT(BC_BUNDLE_ID) |
 										CO_BIT(BC_PURPOSE), NULL));
+	co_order_restamp(order, at);
 }
 
 /*
@@ -153,13 +157,12 @@ bundle_created(Relation rel, HeapTuple tuple, CoRow *row)
 	const CoTransition *t;
 	int			i;
 
-	/* the bundle's event is appended under the order's lock (H2) */
-	if (!row->isnull[BC_ORDER_ID])
-		co_order_fetch(DatumGetInt64(row->v[BC_ORDER_ID]), "evidence", true,
-					   &order);
 	if ((t = co_choose(&co_bundle_machine, &ctx, -1, BS_OPEN, 0, &proposed,
 					   &refusal)) == NULL)
 		co_raise(refusal);
+	/* the bundle's event is appended under the order's lock (H2) */
+	co_order_fetch(DatumGetInt64(row->v[BC_ORDER_ID]), "evidence", true,
+				   &order);
 	for (i = 0; i < 4; i++)
 	{
 		values[i] = (Datum) 0;
@@ -167,9 +170,9 @@ bundle_created(Relation rel, HeapTuple tuple, CoRow *row)
 	}
 	values[4] = values[5] = Int32GetDatum(0);
 	nulls[4] = nulls[5] = false;
-	values[6] = TimestampTzGetDatum(co_now());
+	values[6] = TimestampTzGetDatum(co_order_stamp(&order));
 	nulls[6] = false;
-	bundle_event(rel, t, row, DatumGetTimestampTz(values[6]));
+	bundle_event(rel, t, row, &order, DatumGetTimestampTz(values[6]));
 	return co_row_modify(&co_bundles_table, rel, tuple, 7, reset, values, nulls);
 }
 
@@ -268,14 +271,11 @@ bundle_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 				  &proposed, &refusal);
 	if (t == NULL)
 		co_raise(refusal);
-	if (t->stamp == CO_NO_STAMP)
-	{
-		bundle_event(rel, t, new, co_now());
-		return newtuple;
-	}
-	cols[0] = t->stamp;
 	now = TimestampTzGetDatum(co_order_stamp(&order));
-	bundle_event(rel, t, new, DatumGetTimestampTz(now));
+	bundle_event(rel, t, new, &order, DatumGetTimestampTz(now));
+	if (t->stamp == CO_NO_STAMP)
+		return newtuple;
+	cols[0] = t->stamp;
 	return co_row_modify(&co_bundles_table, rel, newtuple, 1, cols, &now,
 						 &nonull);
 }

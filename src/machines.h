@@ -158,6 +158,8 @@ extern void co_authorize_order(const char *button, int who,
 
 /* H2: a stamp for this order or its cases, never before its latest */
 extern TimestampTz co_order_stamp(const OrderRow *order);
+extern bool co_order_behind(const OrderRow *order, TimestampTz at);
+extern void co_order_restamp(const OrderRow *order, TimestampTz at);
 
 /* order_trigger.c / case_trigger.c: what a press of each machine writes */
 extern OrderState co_order_press(int64 order_id, CoAction action,

@@ -55,11 +55,14 @@ order_changed(const OrderRow *a, const OrderRow *b, OrderCol col)
 
 /*
  * What no transition may change: the L4 snapshot and payment, and (except
- * for the case trigger, under its permit) the money and the open case.
+ * for the case trigger, under its permit) the money, the open case and the
+ * latest stamp; under the permit of a bundle's or refund's event, the
+ * latest stamp alone.
  */
 static void
-check_fixed_columns(const OrderRow *old, const OrderRow *new, bool case_permit)
+check_fixed_columns(const OrderRow *old, const OrderRow *new)
 {
+	bool		permitted = co_permit.order_id == ORD_ID(old);
 	CoGuardCtx	ctx = {old, new, old, false};
 	int			i;
 
@@ -72,10 +75,12 @@ check_fixed_columns(const OrderRow *old, const OrderRow *new, bool case_permit)
 					 errdetail("Order " INT64_FORMAT " is in state %s.",
 							   ORD_ID(old), co_order_state_names[old->state]),
 					 errhint("Place a new order instead.")));
-	if (case_permit)
+	if (permitted && co_permit.kind == PERMIT_ORDER_CASE)
 		return;
 	for (i = 0; i < lengthof(case_cols); i++)
-		if (order_changed(old, new, case_cols[i]))
+		if (order_changed(old, new, case_cols[i]) &&
+			!(permitted && co_permit.kind == PERMIT_ORDER_STAMP &&
+			  case_cols[i] == OC_LAST_STAMP_AT))
 			co_raise(co_order_machine.bad_column(&ctx, NULL, case_cols[i]));
 }
 
@@ -97,10 +102,15 @@ check_partial_refund(const OrderRow *old, const OrderRow *new)
 }
 
 /*
- * H2: the time to stamp on this order or one of its cases: now, or the
- * order's latest stamp if that is later (a clock set back, or a clock of
- * another host), so no stamp of an order and its cases goes backwards.  The
+ * H2: the time to stamp on this order or one of its cases, and of any event
+ * of the order: now, or the order's latest stamp if that is later (a clock
+ * set back, or a clock of another host), so no stamp of an order and its
+ * cases goes backwards and no event is before the one before it.  The
  * caller holds the order's row lock, so the latest stamp is settled.
+ * last_stamp_at is the latest of the order's stamps and events: the order
+ * trigger writes it with each transition, the case trigger with each case
+ * change (case_apply_to_order), the bundle and refund triggers with their
+ * events (co_order_restamp).
  */
 TimestampTz
 co_order_stamp(const OrderRow *order)
@@ -111,6 +121,44 @@ co_order_stamp(const OrderRow *order)
 		DatumGetTimestampTz(order->v[OC_LAST_STAMP_AT]) > now)
 		return DatumGetTimestampTz(order->v[OC_LAST_STAMP_AT]);
 	return now;
+}
+
+/*
+ * Is "at" later than the order's latest stamp, which must then move to it?
+ * (Never in a 1.0 database not yet updated: it has no last_stamp_at, U2.)
+ */
+bool
+co_order_behind(const OrderRow *order, TimestampTz at)
+{
+	if (co_orders_table.missing & CO_BIT(OC_LAST_STAMP_AT))
+		return false;
+	return order->isnull[OC_LAST_STAMP_AT] ||
+		DatumGetTimestampTz(order->v[OC_LAST_STAMP_AT]) < at;
+}
+
+/*
+ * H2: make "at", the time of an event of a bundle or refund of the order
+ * (from co_order_stamp, under the order's lock), the order's latest stamp,
+ * so that the order's next event is not before it.
+ */
+void
+co_order_restamp(const OrderRow *order, TimestampTz at)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2];
+
+	if (!co_order_behind(order, at))
+		return;
+	values[0] = order->v[OC_ORDER_ID];
+	values[1] = TimestampTzGetDatum(at);
+	co_connect();
+	co_prepare(&plan,
+			   "UPDATE customorder.orders o SET last_stamp_at = $2 "
+			   "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+			   2, (Oid[]) {INT8OID, TIMESTAMPTZOID});
+	co_execute_permitted(PERMIT_ORDER_STAMP, ORD_ID(order), plan, values,
+						 NULL, 0);
+	co_finish();
 }
 
 /*
@@ -158,8 +206,7 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 
 	read_order(rel, oldtuple, &old);
 	read_order(rel, newtuple, &new);
-	check_fixed_columns(&old, &new, co_permit.kind == PERMIT_ORDER_CASE &&
-						co_permit.order_id == ORD_ID(&old));
+	check_fixed_columns(&old, &new);
 	press = co_press_for(&co_order_machine, ORD_ID(&old), ORD_ID(&old));
 
 	for (i = 0; i < lengthof(transition_cols); i++)
@@ -184,16 +231,20 @@ order_check_update(Relation rel, HeapTuple oldtuple, HeapTuple newtuple)
 	if (t == NULL)
 		co_raise(refusal);
 
+	/*
+	 * The stamp and the event's time, never before the order's latest
+	 * (a case stamp the case trigger just wrote included), and the new
+	 * latest.
+	 */
 	cols[0] = OC_STATE;
 	values[0] = co_order_state_datum(t->to);
-	/* the stamp, never before a case stamp the case trigger just wrote */
+	cols[1] = OC_LAST_STAMP_AT;
 	values[1] = TimestampTzGetDatum(co_order_stamp(&new));
 	order_event(rel, t, &old, &new, DatumGetTimestampTz(values[1]));
 	if (t->stamp == CO_NO_STAMP)
-		return co_row_modify(&co_orders_table, rel, newtuple, 1, cols,
+		return co_row_modify(&co_orders_table, rel, newtuple, 2, cols,
 							 values, nulls);
-	cols[1] = t->stamp;
-	cols[2] = OC_LAST_STAMP_AT;
+	cols[2] = t->stamp;
 	values[2] = values[1];
 	return co_row_modify(&co_orders_table, rel, newtuple, 3, cols, values,
 						 nulls);

@@ -222,19 +222,29 @@ read_refund(Relation rel, HeapTuple tuple, CoRow *row)
 				 errhint("Report the payment with refund_succeeded() or refund_failed().")));
 }
 
+/*
+ * V1: the event of the chosen transition, at "at" (the order's stamp under
+ * its lock), which becomes the order's latest stamp (H2)
+ */
 static void
-refund_event(Relation rel, const CoTransition *t, const CoRow *row)
+refund_event(Relation rel, const CoTransition *t, const CoRow *row,
+			 const OrderRow *order, TimestampTz at)
 {
 	co_event_transition(&co_refund_machine, t,
 						DatumGetInt64(row->v[RC_ORDER_ID]),
 						row->isnull[RC_AFTERSALE_ID] ? 0 :
-						DatumGetInt64(row->v[RC_AFTERSALE_ID]), co_now(),
+						DatumGetInt64(row->v[RC_AFTERSALE_ID]), at,
 						co_event_detail(&co_refunds_table, rel, row,
 										t->may_change | R(REFUND_NO) | R(AMOUNT),
 										NULL));
+	co_order_restamp(order, at);
 }
 
-/* INSERT: a money decision, under the case trigger's permit */
+/*
+ * INSERT: a money decision, under the case trigger's permit, which holds the
+ * order's lock and gives created_at (the case's stamp, now the order's
+ * latest: the event's time)
+ */
 static HeapTuple
 refund_created(Relation rel, HeapTuple tuple, CoRow *row)
 {
@@ -246,10 +256,12 @@ refund_created(Relation rel, HeapTuple tuple, CoRow *row)
 	const CoTransition *t;
 	CoRow		proposed;
 	CoRefusal  *refusal;
+	OrderRow	order;
 
 	if ((t = co_choose(&co_refund_machine, &ctx, -1, RS_PENDING, 0, &proposed,
 					   &refusal)) == NULL)
 		co_raise(refusal);
+	co_order_fetch(DatumGetInt64(row->v[RC_ORDER_ID]), "refunds", true, &order);
 	/*
 	 * The idempotency key the payment service uses, CO<order_id>-<refund_id>,
 	 * whatever the INSERT gave (and fixed after: refund_updated refuses a
@@ -262,11 +274,13 @@ refund_created(Relation rel, HeapTuple tuple, CoRow *row)
 											 DatumGetInt64(row->v[RC_ORDER_ID]),
 											 DatumGetInt64(row->v[RC_REFUND_ID])));
 	values[1] = CStringGetTextDatum(refund_state_names[RS_PENDING]);
-	values[5] = row->isnull[RC_CREATED_AT] ? TimestampTzGetDatum(co_now()) :
-		row->v[RC_CREATED_AT];
+	values[5] = TimestampTzGetDatum(co_order_stamp(&order));
+	if (!row->isnull[RC_CREATED_AT] &&
+		DatumGetTimestampTz(row->v[RC_CREATED_AT]) > DatumGetTimestampTz(values[5]))
+		values[5] = row->v[RC_CREATED_AT];
 	tuple = co_row_modify(&co_refunds_table, rel, tuple, 6, cols, values, nulls);
 	read_refund(rel, tuple, row);
-	refund_event(rel, t, row);
+	refund_event(rel, t, row, &order, DatumGetTimestampTz(values[5]));
 	return tuple;
 }
 
@@ -314,14 +328,13 @@ refund_updated(Relation rel, HeapTuple newtuple, CoRow *old, CoRow *new)
 	if (t == NULL)
 		co_raise(refusal);
 	values[0] = CStringGetTextDatum(refund_state_names[t->to]);
-	/* settled when paid or failed (H2: not before it was created) */
-	values[1] = TimestampTzGetDatum(Max(co_now(),
-										DatumGetTimestampTz(old->v[RC_CREATED_AT])));
+	/* settled when paid or failed (H2: not before the order's latest) */
+	values[1] = TimestampTzGetDatum(co_order_stamp(&order));
 	nulls[1] = t->stamp == CO_NO_STAMP;
 	newtuple = co_row_modify(&co_refunds_table, rel, newtuple, 2, cols,
 							 values, nulls);
 	read_refund(rel, newtuple, new);
-	refund_event(rel, t, new);
+	refund_event(rel, t, new, &order, DatumGetTimestampTz(values[1]));
 	return newtuple;
 }
 

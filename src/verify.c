@@ -686,6 +686,19 @@ static const VerifyCheck checks[] = {
 		"WHERE e.at" LT "e.prev",
 		true
 	},
+
+	/*
+	 * H2: an order's last_stamp_at is the latest of its stamps and events,
+	 * the time its next event starts from
+	 */
+	{"last_stamp",
+		"SELECT o.order_id, pg_catalog.format('event %s at %s is after the order''s last_stamp_at %s', "
+		" e.event_id, e.at, o.last_stamp_at) "
+		"FROM customorder.orders o "
+		"JOIN customorder.events e ON e.order_id" EQ "o.order_id "
+		"WHERE e.at" GT "o.last_stamp_at AND" ORDER_OF("o"),
+		true
+	},
 };
 
 /*
