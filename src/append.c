@@ -142,7 +142,8 @@ co_append_row(CoAppender *ap, EState *estate, const Datum *values,
 		slot->tts_isnull[attnum - 1] = nulls[c];
 	}
 	ExecStoreVirtualTuple(slot);
-	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true),
+					   ap->table->insert_options, NULL);
 	recheck = ExecInsertIndexTuples(ap->rri, slot, estate, false, false,
 									NULL, NIL);
 	/* a deferred constraint has its trigger: the table was not usable */

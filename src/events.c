@@ -129,7 +129,16 @@ static const Oid event_types[EV_NCOLS] = {
 	INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID
 };
-static CoAppendTable events_table = {event_cols, event_types, EV_NCOLS};
+/*
+ * Events are appended at the end of the table, never into the space the
+ * free space map knows: an append-only log has no space to reuse but the
+ * scraps its full pages kept, and filling those would touch (and, after a
+ * checkpoint, write a full-page image of) an old page for each new event:
+ * 16.7 MB of the 50 MB of WAL the events of a bulk UPDATE of 100,000 orders
+ * wrote.  A table purged by hand gets its space back with VACUUM FULL.
+ */
+static CoAppendTable events_table = {event_cols, event_types, EV_NCOLS,
+TABLE_INSERT_SKIP_FSM};
 
 /* The columns of customorder.deliveries an append writes */
 enum

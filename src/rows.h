@@ -69,6 +69,7 @@ typedef struct CoAppendTable
 	const char *const *cols;
 	const Oid  *types;
 	int			ncols;
+	int			insert_options; /* table_tuple_insert's, e.g. SKIP_FSM */
 
 	/* cache for relation relid, forgotten on a relcache change */
 	Oid			relid;
