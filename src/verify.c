@@ -77,6 +77,39 @@ PG_FUNCTION_INFO_V1(co_verify);
  */
 #define VERIFY_NARGS 6		/* and $6: the order of verify(order_id) */
 
+/*
+ * The checks of the lookup tables keyed by another id than the order's, each
+ * with the other table of its join as "from" (the table itself on one
+ * server, a common table expression of it on Citus)
+ */
+#define CASE_ORDERS_CHECK(from) \
+	"SELECT a.order_id, CASE WHEN c.aftersale_id IS NULL " \
+	" THEN pg_catalog.format('case %s has no case_orders row', a.aftersale_id) " \
+	" ELSE pg_catalog.format('case %s is in case_orders with order %s', a.aftersale_id, c.order_id) END " \
+	"FROM customorder.aftersales a " \
+	"LEFT JOIN " from " ON c.aftersale_id" EQ "a.aftersale_id " \
+	"WHERE (c.aftersale_id IS NULL OR c.order_id" NE "a.order_id) AND" ORDER_OF("a")
+#define CASE_ORDERS_CASE_CHECK(from) \
+	"SELECT c.order_id, pg_catalog.format('case_orders names case %s, which does not exist', " \
+	" c.aftersale_id) " \
+	"FROM customorder.case_orders c " \
+	"WHERE NOT EXISTS (SELECT 1 FROM " from " WHERE a.aftersale_id" EQ "c.aftersale_id)"
+#define PAYMENTS_CHECK(from) \
+	"SELECT o.order_id, CASE WHEN p.pay_no IS NULL " \
+	" THEN pg_catalog.format('pay_no %s is not in payments', o.pay_no) " \
+	" ELSE pg_catalog.format('pay_no %s is the payment of order %s in payments', o.pay_no, p.order_id) END " \
+	"FROM customorder.orders o " \
+	"LEFT JOIN " from " ON p.pay_no" EQ "o.pay_no " \
+	"WHERE o.pay_no IS NOT NULL AND (p.pay_no IS NULL OR p.order_id" NE "o.order_id) " \
+	"AND" ORDER_OF("o")
+#define PAYMENTS_ORDER_CHECK(from) \
+	"SELECT p.order_id, pg_catalog.format('payment %s names order %s, %s', p.pay_no, p.order_id, " \
+	" CASE WHEN o.order_id IS NULL THEN 'which does not exist' " \
+	" ELSE pg_catalog.format('whose pay_no is %s', COALESCE(o.pay_no, 'null')) END) " \
+	"FROM customorder.payments p " \
+	"LEFT JOIN " from " ON o.order_id" EQ "p.order_id " \
+	"WHERE o.order_id IS NULL OR (o.pay_no" EQ "p.pay_no) IS NOT TRUE"
+
 typedef struct VerifyCheck
 {
 	const char *invariant;
@@ -86,9 +119,15 @@ typedef struct VerifyCheck
 								 * order's (order_id is null), or finding one
 								 * order's would scan a table keyed by
 								 * another id */
-	bool		one_server;		/* joins a lookup table keyed by another id
-								 * (case_orders, payments): on Citus not
-								 * colocated with orders, so skipped there */
+
+	/*
+	 * For a check that joins a lookup table keyed by another id
+	 * (case_orders, payments), not colocated with orders on Citus: the
+	 * same check for a distributed database, the other side of the join
+	 * read first (a MATERIALIZED common table expression, which Citus
+	 * plans as an intermediate result).  Only verify() runs it there.
+	 */
+	const char *distributed_sql;
 } VerifyCheck;
 
 /*
@@ -630,50 +669,30 @@ static const VerifyCheck checks[] = {
 	 * raw SQL has none until it is added (its buttons then scan aftersales
 	 * by aftersale_id, on Citus every shard).
 	 */
-	{"case_orders",
-		"SELECT a.order_id, CASE WHEN c.aftersale_id IS NULL "
-		" THEN pg_catalog.format('case %s has no case_orders row', a.aftersale_id) "
-		" ELSE pg_catalog.format('case %s is in case_orders with order %s', a.aftersale_id, c.order_id) END "
-		"FROM customorder.aftersales a "
-		"LEFT JOIN customorder.case_orders c ON c.aftersale_id" EQ "a.aftersale_id "
-		"WHERE (c.aftersale_id IS NULL OR c.order_id" NE "a.order_id) AND" ORDER_OF("a"),
-		true, false, true
+	{"case_orders", CASE_ORDERS_CHECK("customorder.case_orders c"), true, false,
+		"WITH c AS MATERIALIZED (SELECT c.aftersale_id, c.order_id "
+		"FROM customorder.case_orders c) " CASE_ORDERS_CHECK("c")
 	},
 
 	/* ... and every case_orders row is a case's */
-	{"case_orders",
-		"SELECT c.order_id, pg_catalog.format('case_orders names case %s, which does not exist', "
-		" c.aftersale_id) "
-		"FROM customorder.case_orders c "
-		"WHERE NOT EXISTS (SELECT 1 FROM customorder.aftersales a "
-		" WHERE a.aftersale_id" EQ "c.aftersale_id)",
-		true, true, true
+	{"case_orders", CASE_ORDERS_CASE_CHECK("customorder.aftersales a"), true, true,
+		"WITH a AS MATERIALIZED (SELECT a.aftersale_id "
+		"FROM customorder.aftersales a) " CASE_ORDERS_CASE_CHECK("a")
 	},
 
 	/*
 	 * H3: an order's pay_no is claimed in payments for that order (place_order
 	 * writes both) ...
 	 */
-	{"payments",
-		"SELECT o.order_id, CASE WHEN p.pay_no IS NULL "
-		" THEN pg_catalog.format('pay_no %s is not in payments', o.pay_no) "
-		" ELSE pg_catalog.format('pay_no %s is the payment of order %s in payments', o.pay_no, p.order_id) END "
-		"FROM customorder.orders o "
-		"LEFT JOIN customorder.payments p ON p.pay_no" EQ "o.pay_no "
-		"WHERE o.pay_no IS NOT NULL AND (p.pay_no IS NULL OR p.order_id" NE "o.order_id) "
-		"AND" ORDER_OF("o"),
-		true, false, true
+	{"payments", PAYMENTS_CHECK("customorder.payments p"), true, false,
+		"WITH p AS MATERIALIZED (SELECT p.pay_no, p.order_id "
+		"FROM customorder.payments p) " PAYMENTS_CHECK("p")
 	},
 
 	/* ... and every payment is the pay_no of its order */
-	{"payments",
-		"SELECT p.order_id, pg_catalog.format('payment %s names order %s, %s', p.pay_no, p.order_id, "
-		" CASE WHEN o.order_id IS NULL THEN 'which does not exist' "
-		" ELSE pg_catalog.format('whose pay_no is %s', COALESCE(o.pay_no, 'null')) END) "
-		"FROM customorder.payments p "
-		"LEFT JOIN customorder.orders o ON o.order_id" EQ "p.order_id "
-		"WHERE o.order_id IS NULL OR (o.pay_no" EQ "p.pay_no) IS NOT TRUE",
-		true, true, true
+	{"payments", PAYMENTS_ORDER_CHECK("customorder.orders o"), true, true,
+		"WITH o AS MATERIALIZED (SELECT o.order_id, o.pay_no "
+		"FROM customorder.orders o) " PAYMENTS_ORDER_CHECK("o")
 	},
 
 	/* V1, H2: an order's events never go back in time */
@@ -706,10 +725,10 @@ static const VerifyCheck checks[] = {
  * each ORDER_OF mark becomes "true", or its alias's order_id = $6.
  */
 static char *
-check_text(const VerifyCheck *check, bool one)
+check_text(const char *sql, bool one)
 {
 	StringInfoData buf;
-	const char *p = check->sql;
+	const char *p = sql;
 	const char *mark;
 
 	initStringInfo(&buf);
@@ -719,8 +738,7 @@ check_text(const VerifyCheck *check, bool one)
 		const char *end = strchr(alias, ')');
 
 		if (end == NULL)
-			elog(ERROR, "verify: check %s has an unclosed ORDER_OF mark",
-				 check->invariant);
+			elog(ERROR, "verify: unclosed ORDER_OF mark in \"%s\"", sql);
 		appendBinaryStringInfo(&buf, p, mark - p);
 		if (one)
 			appendStringInfo(&buf, "%.*s.order_id" EQ "$6",
@@ -749,7 +767,7 @@ verify_error_context(void *arg)
 Datum
 co_verify(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plans[2][lengthof(checks)];
+	static SPIPlanPtr plans[2][2][lengthof(checks)];
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			argtypes[VERIFY_NARGS] = {INT4OID, INT4OID, INT8OID, INT8OID,
 	INT4OID, INT8OID};
@@ -784,20 +802,28 @@ co_verify(PG_FUNCTION_ARGS)
 	for (i = 0; i < lengthof(checks); i++)
 	{
 		Datum		invariant;
+		const char *sql;
+		SPIPlanPtr *plan;
 		uint64		r;
 
 		if (checks[i].v11 && !co_row_has(&co_cases_table, CC_DUE_AT))
 			continue;
 		if (one && checks[i].whole_only)
 			continue;
-		if (checks[i].one_server && distributed)
-			continue;
+		sql = checks[i].sql;
+		if (distributed && checks[i].distributed_sql)
+		{
+			/* one order's: its lookup rows are on shards of their own */
+			if (one)
+				continue;
+			sql = checks[i].distributed_sql;
+		}
 
 		errcallback.arg = (void *) &checks[i];
-		if (plans[one][i] == NULL)
-			co_prepare(&plans[one][i], check_text(&checks[i], one),
-					   VERIFY_NARGS, argtypes);
-		co_execute(plans[one][i], args, NULL, true, 0);
+		plan = &plans[sql != checks[i].sql][one][i];
+		if (*plan == NULL)
+			co_prepare(plan, check_text(sql, one), VERIFY_NARGS, argtypes);
+		co_execute(*plan, args, NULL, true, 0);
 		invariant = CStringGetTextDatum(checks[i].invariant);
 		for (r = 0; r < SPI_processed; r++)
 		{

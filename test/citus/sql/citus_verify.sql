@@ -186,5 +186,20 @@ SELECT n.name, count(*) AS mark_late_events
   FROM vf_orders n JOIN events e USING (order_id)
  WHERE e.action = 'mark_late' GROUP BY 1 ORDER BY 1;
 
+-- The lookup tables keyed by another id than the order's (case_orders by
+-- aftersale_id, payments by pay_no) are not colocated with orders: verify()
+-- reads the other side of each of their joins first.  A case without its
+-- case_orders row, a case_orders row of no case, an order whose pay_no is
+-- not in payments, a payment of no order.
+SELECT place_order(:lamp, 7109, 300.00, 'VF-PAY-C') AS o_paid \gset
+BEGIN;
+DELETE FROM case_orders WHERE aftersale_id = (SELECT min(aftersale_id) FROM case_orders);
+INSERT INTO case_orders (aftersale_id, order_id) VALUES (999999999, :o1);
+DELETE FROM payments WHERE pay_no = 'VF-PAY-C';
+INSERT INTO payments (pay_no, order_id) VALUES ('VF-PAY-9', 999999999);
+SELECT invariant, regexp_replace(detail, '[0-9]+', '#', 'g') AS detail
+  FROM verify() ORDER BY 1, 2;
+ROLLBACK;
+
 SELECT * FROM verify();
 RESET customorder.clock;
