@@ -110,6 +110,15 @@ PG_FUNCTION_INFO_V1(co_verify);
 	"LEFT JOIN " from " ON o.order_id" EQ "p.order_id " \
 	"WHERE o.order_id IS NULL OR (o.pay_no" EQ "p.pay_no) IS NOT TRUE"
 
+/*
+ * The entry of such a check: "check" joined to "table" (as "alias") on one
+ * server, and to a common table expression of its columns "cols" on Citus
+ */
+#define LOOKUP_CHECK(invariant, check, table, alias, cols, whole_only) \
+	{invariant, check("customorder." table " " alias), true, whole_only, \
+	 "WITH " alias " AS MATERIALIZED (SELECT " cols \
+	 " FROM customorder." table " " alias ") " check(alias)}
+
 typedef struct VerifyCheck
 {
 	const char *invariant;
@@ -669,31 +678,23 @@ static const VerifyCheck checks[] = {
 	 * raw SQL has none until it is added (its buttons then scan aftersales
 	 * by aftersale_id, on Citus every shard).
 	 */
-	{"case_orders", CASE_ORDERS_CHECK("customorder.case_orders c"), true, false,
-		"WITH c AS MATERIALIZED (SELECT c.aftersale_id, c.order_id "
-		"FROM customorder.case_orders c) " CASE_ORDERS_CHECK("c")
-	},
+	LOOKUP_CHECK("case_orders", CASE_ORDERS_CHECK, "case_orders", "c",
+				 "c.aftersale_id, c.order_id", false),
 
 	/* ... and every case_orders row is a case's */
-	{"case_orders", CASE_ORDERS_CASE_CHECK("customorder.aftersales a"), true, true,
-		"WITH a AS MATERIALIZED (SELECT a.aftersale_id "
-		"FROM customorder.aftersales a) " CASE_ORDERS_CASE_CHECK("a")
-	},
+	LOOKUP_CHECK("case_orders", CASE_ORDERS_CASE_CHECK, "aftersales", "a",
+				 "a.aftersale_id", true),
 
 	/*
 	 * H3: an order's pay_no is claimed in payments for that order (place_order
 	 * writes both) ...
 	 */
-	{"payments", PAYMENTS_CHECK("customorder.payments p"), true, false,
-		"WITH p AS MATERIALIZED (SELECT p.pay_no, p.order_id "
-		"FROM customorder.payments p) " PAYMENTS_CHECK("p")
-	},
+	LOOKUP_CHECK("payments", PAYMENTS_CHECK, "payments", "p",
+				 "p.pay_no, p.order_id", false),
 
 	/* ... and every payment is the pay_no of its order */
-	{"payments", PAYMENTS_ORDER_CHECK("customorder.orders o"), true, true,
-		"WITH o AS MATERIALIZED (SELECT o.order_id, o.pay_no "
-		"FROM customorder.orders o) " PAYMENTS_ORDER_CHECK("o")
-	},
+	LOOKUP_CHECK("payments", PAYMENTS_ORDER_CHECK, "orders", "o",
+				 "o.order_id, o.pay_no", true),
 
 	/* V1, H2: an order's events never go back in time */
 	{"event_order",
