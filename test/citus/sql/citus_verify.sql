@@ -201,5 +201,14 @@ SELECT invariant, regexp_replace(detail, '[0-9]+', '#', 'g') AS detail
   FROM verify() ORDER BY 1, 2;
 ROLLBACK;
 
+-- distribute() turned Citus's local fast-path optimization off in this
+-- database: with it, Citus 13.2.2 crashes planning a statement on a table
+-- with triggers whose WHERE clause names the distribution column and is
+-- false.  Refused or changing nothing, never a crash.
+SHOW citus.enable_local_fast_path_query_optimization;
+UPDATE orders SET tracking_no = NULL WHERE order_id = :o1 AND false;
+DELETE FROM events WHERE order_id = :o1 AND false;
+SELECT 1 AS still_connected;
+
 SELECT * FROM verify();
 RESET customorder.clock;
