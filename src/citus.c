@@ -35,9 +35,11 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(co_press_arrives);
 
@@ -52,11 +54,57 @@ static char remote_role[NAMEDATALEN];
 static TimestampTz remote_statement = 0;	/* 0: not used yet */
 static LocalTransactionId remote_xact = InvalidLocalTransactionId;
 
-/* Forget whether orders is distributed when a relcache entry changes */
+/*
+ * The shards of one Citus table and, for those placed on this node, their
+ * relation here.  A hash-distributed table's bigint key is hashed with
+ * hashint8 into the int32 ranges of its shards; a reference table has one
+ * shard, without a range.
+ */
+typedef struct ShardRange
+{
+	bool		whole;			/* no range: a reference table's one shard */
+	int32		min;
+	int32		max;
+	Oid			relid;			/* InvalidOid: not placed on this node */
+} ShardRange;
+
+typedef struct ShardMap
+{
+	Oid			logical;		/* the Citus table */
+	int			nshards;
+	ShardRange *shards;
+} ShardMap;
+
+#define CO_MAX_SHARD_MAPS 8
+static ShardMap shard_maps[CO_MAX_SHARD_MAPS];
+static int	nshard_maps = 0;
+
+/*
+ * Forget whether orders is distributed, and where the shards are, when a
+ * relcache entry changes: Citus invalidates a table's entry when it
+ * distributes it or moves, splits or drops one of its shards, and a
+ * dropped shard invalidates its own.
+ */
 static void
 distributed_invalidate(Datum arg, Oid relid)
 {
+	int			i;
+
 	distributed = -1;
+	for (i = 0; i < nshard_maps; i++)
+		if (shard_maps[i].shards)
+			pfree(shard_maps[i].shards);
+	nshard_maps = 0;
+}
+
+static void
+register_invalidation(void)
+{
+	if (!invalidation_registered)
+	{
+		CacheRegisterRelcacheCallback(distributed_invalidate, (Datum) 0);
+		invalidation_registered = true;
+	}
 }
 
 /*
@@ -72,11 +120,7 @@ co_distributed(void)
 
 	if (distributed >= 0)
 		return distributed == 1;
-	if (!invalidation_registered)
-	{
-		CacheRegisterRelcacheCallback(distributed_invalidate, (Datum) 0);
-		invalidation_registered = true;
-	}
+	register_invalidation();
 	distributed = 0;
 	nsp = get_namespace_oid(CO_SCHEMA, true);
 	orders = OidIsValid(nsp) ? get_relname_relid("orders", nsp) : InvalidOid;
@@ -97,6 +141,100 @@ co_distributed(void)
 		co_finish();
 	}
 	return distributed == 1;
+}
+
+/*
+ * Read the shards of "logical" from Citus's metadata (pg_dist_shard, a
+ * catalog of every node that has metadata) into a new map.  A shard is on
+ * this node when its relation (the table's name and the shard id, Citus's
+ * shard_name()) exists here.
+ */
+static ShardMap *
+load_shard_map(Oid logical)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	ShardMap   *map;
+	ShardRange *shards;
+	int			nshards;
+	uint64		i;
+
+	values[0] = ObjectIdGetDatum(logical);
+	co_connect();
+	co_prepare(&plan,
+			   "SELECT s.shardminvalue::pg_catalog.int4, "
+			   " s.shardmaxvalue::pg_catalog.int4, "
+			   " pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid)) "
+			   "FROM pg_catalog.pg_dist_shard s "
+			   "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1",
+			   1, argtypes);
+	co_execute(plan, values, NULL, true, 0);
+	nshards = (int) SPI_processed;
+	shards = MemoryContextAllocZero(TopMemoryContext,
+									sizeof(ShardRange) * Max(nshards, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		minnull;
+		bool		maxnull;
+		bool		relnull;
+		Datum		min = SPI_getbinval(tup, desc, 1, &minnull);
+		Datum		max = SPI_getbinval(tup, desc, 2, &maxnull);
+		Datum		relid = SPI_getbinval(tup, desc, 3, &relnull);
+
+		shards[i].whole = minnull || maxnull;
+		shards[i].min = minnull ? 0 : DatumGetInt32(min);
+		shards[i].max = maxnull ? 0 : DatumGetInt32(max);
+		shards[i].relid = relnull ? InvalidOid : DatumGetObjectId(relid);
+	}
+	co_finish();
+
+	/* (an invalidation while reading emptied the maps: nshard_maps is 0) */
+	if (nshard_maps == CO_MAX_SHARD_MAPS)
+		distributed_invalidate((Datum) 0, InvalidOid);
+	map = &shard_maps[nshard_maps++];
+	map->logical = logical;
+	map->nshards = nshards;
+	map->shards = shards;
+	return map;
+}
+
+/*
+ * The relation on this node that holds "key"'s rows of the Citus table
+ * "logical": for a hash-distributed table the shard whose range holds the
+ * key's hash, for a reference table its one shard (key unused).
+ * InvalidOid when that shard is not placed on this node, or "logical" has
+ * no shards (not a Citus table).
+ *
+ * A query that runs on a shard (the row-level security of a worker's shard,
+ * actors.c) may not run a distributed query of its own: Citus refuses one
+ * there.  It reads the shard of the same key instead, which Citus keeps on
+ * the same node (colocation), as a plain table.  The caller checks that the
+ * database is distributed (co_distributed).
+ */
+Oid
+co_local_placement(Oid logical, int64 key)
+{
+	ShardMap   *map = NULL;
+	int32		hash;
+	int			i;
+
+	register_invalidation();
+	for (i = 0; i < nshard_maps && map == NULL; i++)
+		if (shard_maps[i].logical == logical)
+			map = &shard_maps[i];
+	if (map == NULL)
+		map = load_shard_map(logical);
+	if (map->nshards == 1 && map->shards[0].whole)
+		return map->shards[0].relid;
+	hash = DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(key)));
+	for (i = 0; i < map->nshards; i++)
+		if (!map->shards[i].whole &&
+			hash >= map->shards[i].min && hash <= map->shards[i].max)
+			return map->shards[i].relid;
+	return InvalidOid;
 }
 
 /*

@@ -159,6 +159,7 @@ extern const CoMachine *co_machine_by_name(const char *name);
 
 /* citus.c (SPEC §12): a press sent to the worker that holds its order */
 extern bool co_distributed(void);
+extern Oid	co_local_placement(Oid logical, int64 key);
 extern void co_event_notify(int64 order_id);
 extern Oid	co_identity_sequence(const char *table, const char *column);
 extern void co_press_send(const CoPress *press);
