@@ -1140,6 +1140,7 @@ CREATE FUNCTION customorder.distribute(shard_count integer DEFAULT 32)
 DECLARE
     t text;
     k text;
+    vals text;
     done integer := 0;
 BEGIN
     IF shard_count IS NULL THEN
@@ -1217,14 +1218,29 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- C4: every node its own range of ids
+    -- Citus copies a table's rows to its placements in binary, where a
+    -- regrole or regprocedure is this node's oid, which names another role
+    -- or function, or none, on another node.  actors and actor_functions are
+    -- written again by name, which every node resolves to its own (a node
+    -- added since too); rewriting actors runs actors_grants_follow on every
+    -- placement: the function grants of the roles granted before
+    SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %L)', f.kind, f.function), ', ')
+      INTO vals FROM customorder.actor_functions f;
+    TRUNCATE customorder.actor_functions;
+    IF vals IS NOT NULL THEN
+        EXECUTE 'INSERT INTO customorder.actor_functions (kind, function) VALUES ' OPERATOR(pg_catalog.||) vals;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %L, %L)', a.role, a.kind, a.ids), ', ')
+      INTO vals FROM customorder.actors a;
+    TRUNCATE customorder.actors;
+    IF vals IS NOT NULL THEN
+        EXECUTE 'INSERT INTO customorder.actors (role, kind, ids) VALUES ' OPERATOR(pg_catalog.||) vals;
+    END IF;
+
+    -- C4: every node its own range of ids (last: it turns DDL propagation off
+    -- for the rest of the transaction)
     PERFORM customorder.set_node_id_range();
     PERFORM pg_catalog.run_command_on_workers('SELECT customorder.set_node_id_range()');
-
-    -- the function grants of the roles granted before, on every node (one
-    -- added since included): rewriting each grant's row runs
-    -- actors_grants_follow on every placement of actors, in this transaction
-    UPDATE customorder.actors a SET kind = a.kind;
 
     RETURN pg_catalog.format('customorder is distributed by order_id (%s tables distributed now)', done);
 END $$;

@@ -158,49 +158,6 @@ co_actors_have_ids(void)
 	"FROM " relation " a"
 
 /*
- * On Citus, the plan that reads this node's placement of the reference
- * table actors, or NULL when there is none here.  Row-level security runs
- * on the workers' shards, where Citus refuses a query of a Citus table
- * ("cannot execute a distributed query from a query on a shard"); a
- * reference table has a placement on every node, which holds all its rows
- * and which Citus writes in the same transaction as the table.  The plan is
- * kept until the placement's relation changes.
- */
-static SPIPlanPtr
-actors_placement_plan(void)
-{
-	static SPIPlanPtr plan = NULL;
-	static Oid	plan_relid = InvalidOid;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Oid			actors = get_relname_relid("actors",
-										   get_namespace_oid(CO_SCHEMA, false));
-	Oid			placement;
-	char	   *relname;
-
-	if (!OidIsValid(actors))
-		return NULL;
-	placement = co_local_placement(actors, 0);
-	if (!OidIsValid(placement))
-		return NULL;
-	if (plan != NULL && plan_relid == placement)
-		return plan;
-	if (plan != NULL)
-	{
-		SPI_freeplan(plan);
-		plan = NULL;
-	}
-	relname = get_rel_name(placement);
-	if (relname == NULL)
-		elog(ERROR, "cache lookup failed for relation %u", placement);
-	co_prepare(&plan,
-			   psprintf(ACTORS_SQL("%s"),
-						quote_qualified_identifier(CO_SCHEMA, relname)),
-			   2, argtypes);
-	plan_relid = placement;
-	return plan;
-}
-
-/*
  * The actor kinds the outer role has, as CO_WHO_* bits, and in *bound_out
  * the merchant and buyer kinds whose grants (H5) are all bound to ids that
  * leave out the shop or buyer this session acts for.  A role holds a kind
@@ -209,13 +166,15 @@ actors_placement_plan(void)
  * with plan 0, row-level security (under the caller's search_path: the SQL
  * names everything with its schema, operators included) with plan 1, so
  * neither replans the other's kept plan.  Row-level security of a
- * distributed database reads this node's placement of actors.
+ * distributed database, which runs in the queries on the workers' shards,
+ * reads this node's placement of actors (co_prepare_reference).
  */
 static int
 actor_kinds_planned(Oid role, int *bound_out, int which)
 {
 	static SPIPlanPtr plans[2];
 	static SPIPlanPtr plans_1_0[2];
+	static CoReferencePlan rls_plan;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2];
 	int			kinds = 0;
@@ -229,17 +188,14 @@ actor_kinds_planned(Oid role, int *bound_out, int which)
 	args[0] = Int64GetDatum(co_acting_shop_id());
 	args[1] = Int64GetDatum(co_acting_buyer_id());
 	co_connect();
-	if (co_actors_have_ids())
-	{
-		SPIPlanPtr	plan = NULL;
-
-		if (which == 1 && co_distributed())
-			plan = actors_placement_plan();
-		if (plan == NULL)
-			plan = co_prepare(&plans[which], ACTORS_SQL("customorder.actors"),
-							  2, argtypes);
-		co_execute(plan, args, NULL, true, 0);
-	}
+	if (co_actors_have_ids() && which == 1)
+		co_execute(co_prepare_reference(&rls_plan, "actors", ACTORS_SQL("%s"),
+										2, argtypes),
+				   args, NULL, true, 0);
+	else if (co_actors_have_ids())
+		co_execute(co_prepare(&plans[which], ACTORS_SQL("customorder.actors"),
+							  2, argtypes),
+				   args, NULL, true, 0);
 	else						/* a 1.0 database (U2): no grant is bound */
 		co_execute(co_prepare(&plans_1_0[which],
 							  "SELECT a.role::pg_catalog.oid, a.kind, true "

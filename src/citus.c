@@ -238,6 +238,59 @@ co_local_placement(Oid logical, int64 key)
 }
 
 /*
+ * The kept plan of "sql", a query of the reference table customorder.<table>
+ * which "sql" names by its one "%s" (and holds no other "%").  Distributed,
+ * it reads this node's placement of the table, when there is one, as a
+ * plain table.  A trigger on a worker's shard, or row-level security there,
+ * would otherwise send Citus's query of it, which Citus refuses inside a
+ * query on a shard, or for a row lock (FOR SHARE) locks the rows of every
+ * placement through other connections of the same distributed transaction,
+ * which a second press of one statement then waits for (a distributed
+ * deadlock).  A placement holds every row of its table, and Citus writes
+ * every placement, this one included, in the writing transaction, so the
+ * placement's rows and locks are the table's.  The caller is connected to
+ * SPI.
+ */
+SPIPlanPtr
+co_prepare_reference(CoReferencePlan *p, const char *table, const char *sql,
+					 int nargs, const Oid *argtypes)
+{
+	if (co_distributed())
+	{
+		Oid			logical = get_relname_relid(table,
+												get_namespace_oid(CO_SCHEMA, false));
+		Oid			placement = OidIsValid(logical) ?
+			co_local_placement(logical, 0) : InvalidOid;
+
+		if (OidIsValid(placement))
+		{
+			if (p->placement != NULL && p->placement_relid != placement)
+			{
+				SPI_freeplan(p->placement);
+				p->placement = NULL;
+			}
+			if (p->placement == NULL)
+			{
+				char	   *relname = get_rel_name(placement);
+
+				if (relname == NULL)
+					elog(ERROR, "cache lookup failed for relation %u", placement);
+				co_prepare(&p->placement,
+						   psprintf(sql, quote_qualified_identifier(CO_SCHEMA, relname)),
+						   nargs, argtypes);
+				p->placement_relid = placement;
+			}
+			return p->placement;
+		}
+	}
+	if (p->table == NULL)
+		co_prepare(&p->table,
+				   psprintf(sql, quote_qualified_identifier(CO_SCHEMA, table)),
+				   nargs, argtypes);
+	return p->table;
+}
+
+/*
  * The identity sequence of customorder.<table>.<column>.  A trigger asks
  * by name, not by its own relation: on Citus that relation is a shard,
  * which has no identity (the table's sequence is this node's, C4).
