@@ -54,6 +54,11 @@ static char remote_role[NAMEDATALEN];
 static TimestampTz remote_statement = 0;	/* 0: not used yet */
 static LocalTransactionId remote_xact = InvalidLocalTransactionId;
 
+/* The button whose evidence upload a presses row declared, and its xact */
+#define CO_UPLOAD "upload"
+static char upload_button[NAMEDATALEN];
+static LocalTransactionId upload_xact = InvalidLocalTransactionId;
+
 /*
  * The shards of one Citus table and, for those placed on this node, their
  * relation here.  A hash-distributed table's bigint key is hashed with
@@ -309,13 +314,10 @@ co_identity_sequence(const char *table, const char *column)
 	return getIdentitySequence(relid, attnum, false);
 }
 
-/*
- * Send the press to the order's shard (coordinator side): one router
- * INSERT into presses, ahead of the button's own write.  The caller is
- * connected to SPI.
- */
-void
-co_press_send(const CoPress *press)
+/* One router INSERT into presses, to the order's shard */
+static void
+presses_insert(int64 order_id, int64 id, const char *machine, int action,
+			   const char *button, int who)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[8] = {INT8OID, INT8OID, TEXTOID, INT4OID, TEXTOID,
@@ -324,12 +326,12 @@ co_press_send(const CoPress *press)
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	const char *clock = co_clock_setting();
 
-	values[0] = Int64GetDatum(press->order_id);
-	values[1] = Int64GetDatum(press->id);
-	values[2] = CStringGetTextDatum(press->machine->name);
-	values[3] = Int32GetDatum((int32) press->action);
-	values[4] = CStringGetTextDatum(press->button);
-	values[5] = Int32GetDatum(press->who);
+	values[0] = Int64GetDatum(order_id);
+	values[1] = Int64GetDatum(id);
+	values[2] = CStringGetTextDatum(machine);
+	values[3] = Int32GetDatum((int32) action);
+	values[4] = CStringGetTextDatum(button);
+	values[5] = Int32GetDatum(who);
 	values[6] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
 	values[7] = clock ? CStringGetTextDatum(clock) : (Datum) 0;
 	nulls[7] = clock ? ' ' : 'n';
@@ -339,6 +341,43 @@ co_press_send(const CoPress *press)
 			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 			   8, argtypes);
 	co_execute(plan, values, nulls, false, 0);
+}
+
+/*
+ * Send the press to the order's shard (coordinator side): one router
+ * INSERT into presses, ahead of the button's own write.  The caller is
+ * connected to SPI.
+ */
+void
+co_press_send(const CoPress *press)
+{
+	presses_insert(press->order_id, press->id, press->machine->name,
+				   (int) press->action, press->button, press->who);
+}
+
+/*
+ * A button's evidence upload (a bundle and its items, written by plain
+ * statements rather than one press) on a distributed database: declare it
+ * on the order's shard first, so that the triggers there stamp with the
+ * caller's clock (C5) and name the button in their messages, as on one
+ * server.  The declaration holds for the rest of that transaction there.
+ * Nothing on one server.  The caller is connected to SPI.
+ */
+void
+co_upload_send(int64 order_id, const char *button)
+{
+	if (co_distributed())
+		presses_insert(order_id, 0, CO_UPLOAD, 0, button, 0);
+}
+
+/*
+ * The button whose evidence upload this backend's transaction writes on
+ * behalf of (worker side, see co_upload_send), or NULL.
+ */
+const char *
+co_upload_button(void)
+{
+	return upload_xact == MyProc->lxid ? upload_button : NULL;
 }
 
 /* The text of column "name" of a presses row, or NULL */
@@ -355,9 +394,10 @@ press_text(HeapTuple tuple, TupleDesc desc, const char *name)
 }
 
 /*
- * presses BEFORE INSERT (worker side): declare the press in this backend
- * for the next statement, apply the caller's clock to this transaction,
- * and store nothing.
+ * presses BEFORE INSERT (worker side): apply the caller's clock to this
+ * transaction, declare the press in this backend for the next statement
+ * (or an evidence upload for the transaction, co_upload_send), and store
+ * nothing.
  */
 Datum
 co_press_arrives(PG_FUNCTION_ARGS)
@@ -374,6 +414,17 @@ co_press_arrives(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("customorder.presses is written by the buttons only"),
 				 errhint("Press the button (a customorder function) instead.")));
+	text = press_text(tuple, desc, "clock");
+	if (text != NULL)
+		(void) set_config_option("customorder.clock", text, PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+								 false);
+	if (strcmp(press_text(tuple, desc, "machine"), CO_UPLOAD) == 0)
+	{
+		strlcpy(upload_button, press_text(tuple, desc, "button"), NAMEDATALEN);
+		upload_xact = MyProc->lxid;
+		return PointerGetDatum(NULL);
+	}
 	machine = co_machine_by_name(press_text(tuple, desc, "machine"));
 	if (machine == NULL)
 		ereport(ERROR,
@@ -390,12 +441,6 @@ co_press_arrives(PG_FUNCTION_ARGS)
 	remote_press.role = remote_role;
 	remote_statement = 0;
 	remote_xact = MyProc->lxid;
-
-	text = press_text(tuple, desc, "clock");
-	if (text != NULL)
-		(void) set_config_option("customorder.clock", text, PGC_SUSET,
-								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
-								 false);
 	return PointerGetDatum(NULL);
 }
 

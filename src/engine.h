@@ -175,6 +175,8 @@ extern SPIPlanPtr co_prepare_reference(CoReferencePlan *p, const char *table,
 extern void co_event_notify(int64 order_id);
 extern Oid	co_identity_sequence(const char *table, const char *column);
 extern void co_press_send(const CoPress *press);
+extern void co_upload_send(int64 order_id, const char *button);
+extern const char *co_upload_button(void);
 extern const CoPress *co_press_remote(const CoMachine *m, int64 order_id,
 									  int64 id);
 extern const CoPress *co_press_remote_current(void);

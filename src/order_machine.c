@@ -269,7 +269,10 @@ guard_review_rejected(const CoGuardCtx *ctx)
 
 /*
  * P4: a case in arbitration does not stop shipping.  Under the order's
- * lock, which every change of the case takes first.
+ * lock, which every change of the case takes first.  The case is read by
+ * its order's key: on Citus this trigger runs on the order's shard, where
+ * the case's shard is local (a lookup by its id alone may be remote, which
+ * Citus refuses in a trigger on a shard).
  */
 static bool
 open_case_in_arbitration(const OrderRow *order)
@@ -277,8 +280,9 @@ open_case_in_arbitration(const OrderRow *order)
 	CaseRow		kase;
 	OrderRow	o;
 
-	co_case_fetch(DatumGetInt64(order->v[OC_OPEN_AFTERSALE_ID]), "ship",
-				  false, &kase, &o);
+	co_case_fetch_in_order(ORD_ID(order),
+						   DatumGetInt64(order->v[OC_OPEN_AFTERSALE_ID]), "ship",
+						   false, &kase, &o);
 	return kase.state == CS_ARBITRATION;
 }
 

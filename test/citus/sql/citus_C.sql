@@ -247,4 +247,36 @@ SELECT n.groupid = 0 AS coordinator, w.success, w.result AS executes_order_visib
          false) w
  ORDER BY n.groupid;
 
+-- Triggers on the shards that read more than their row: several presses in
+-- one statement (Start reads and locks the shop's score on the worker's
+-- placement of shops), an evidence upload stamped with the coordinator's
+-- clock and refused in the button's name, and ship() refused while the
+-- order's case is open (the trigger reads the case on the order's shard)
+INSERT INTO shops (name, service_score) VALUES ('low', 4.00) RETURNING shop_id AS low \gset
+SELECT approve_custom_category(:low, 1);
+INSERT INTO products (shop_id, category_id, title, price, is_custom, promised_ship)
+VALUES (:low, 1, 'stool', 100.00, true, '7 days') RETURNING product_id AS stool \gset
+SET customorder.clock = '2026-05-01 10:00+00';
+SELECT place_order(:stool, 21, 100.00) AS e1 \gset
+SELECT place_order(:stool, 22, 100.00) AS e2 \gset
+SELECT place_order(1, 23, 2000.00) AS s1 \gset
+SELECT get_shard_id_for_distribution_column('customorder.orders', :e1)
+    <> get_shard_id_for_distribution_column('customorder.orders', :e2) AS two_shards;
+SET customorder.clock = '2026-05-01 12:00+00';
+SET citus.multi_task_query_log_level = error;
+SELECT start_customization(:e1), start_customization(:e2), start_customization(:s1);
+SET customorder.clock = '2026-05-02 09:00+00';
+SELECT err(format('SELECT submit_custom_evidence(%s, %L)', :e1,
+    (SELECT jsonb_agg(jsonb_build_object('type', 'video', 'mime', 'video/mp4', 'bytes', 5000000 + g,
+                                         'uri', 'https://vid.example/e/' || g || '.mp4'))
+       FROM generate_series(1, 4) g)));
+SELECT submit_custom_evidence(:e1, '[{"type": "image", "mime": "image/jpeg", "bytes": 1001, "uri": "https://img.example/e/1.jpg"}]');
+SELECT bundle_id IS NOT NULL AS bundle, created_at, submitted_at, image_count
+  FROM evidence_bundles WHERE order_id = :e1;
+SET customorder.buyer_id = 23;
+SELECT request_refund(:s1, 'refund_only', 'quality') IS NOT NULL AS requested;
+SELECT err(format('SELECT ship(%s, %L)', :s1, 'SF400'));
+RESET citus.multi_task_query_log_level;
+SELECT order_id = :e1 AS e1, state FROM orders WHERE order_id IN (:e1, :e2, :s1) ORDER BY order_id;
+
 SELECT * FROM verify();
