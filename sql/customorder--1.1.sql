@@ -625,6 +625,69 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION customorder.merge_ids(bigint[], bigint[]) FROM PUBLIC;
 
+-- The functions one kind of actor executes (actor_functions): granted to a
+-- role, or revoked from it but for those a kind it still holds (actors)
+-- executes.  grant_actor and revoke_actor call it on the node they run on.
+-- On Citus, where a grant on an extension's function does not reach the
+-- other nodes, actors_grants_follow calls it on every node that holds a
+-- placement of actors, in the transaction that writes it there (SPEC C1:
+-- the grants on the workers): row-level security calls acts_as() and
+-- order_visible() on the workers' shards, as the reading role.
+CREATE FUNCTION customorder.actor_function_grants(role pg_catalog.regrole, kind text,
+                                                  granting boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    fn pg_catalog.regprocedure;
+    grantee text;
+BEGIN
+    SELECT pg_catalog.quote_ident(r.rolname) INTO grantee
+    FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role::pg_catalog.oid;
+    IF granting THEN
+        FOR fn IN
+            SELECT a.function FROM customorder.actor_functions a
+            WHERE a.kind OPERATOR(pg_catalog.=) actor_function_grants.kind
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, grantee);
+        END LOOP;
+    ELSE
+        FOR fn IN
+            SELECT f.function FROM customorder.actor_functions f
+            WHERE f.kind OPERATOR(pg_catalog.=) actor_function_grants.kind
+              AND NOT EXISTS (
+                  SELECT 1 FROM customorder.actor_functions g
+                  JOIN customorder.actors a ON a.kind OPERATOR(pg_catalog.=) g.kind
+                  WHERE a.role OPERATOR(pg_catalog.=) actor_function_grants.role
+                    AND g.function OPERATOR(pg_catalog.=) f.function)
+        LOOP
+            EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM %s', fn, grantee);
+        END LOOP;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION customorder.actor_function_grants(pg_catalog.regrole, text, boolean)
+    FROM PUBLIC;
+
+-- On Citus, a grant's function grants follow its row to every placement of
+-- actors (see actor_function_grants); on customorder.actors itself, which
+-- a Citus table's writes never reach and which one server's grant_actor
+-- and revoke_actor write, it does nothing.
+CREATE FUNCTION customorder.actors_grants_follow() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_RELID OPERATOR(pg_catalog.=) 'customorder.actors'::pg_catalog.regclass THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        PERFORM customorder.actor_function_grants(OLD.role, OLD.kind, false);
+    ELSE
+        PERFORM customorder.actor_function_grants(NEW.role, NEW.kind, true);
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION customorder.actors_grants_follow() FROM PUBLIC;
+CREATE TRIGGER actors_grants_follow
+    AFTER INSERT OR UPDATE OR DELETE ON customorder.actors
+    FOR EACH ROW EXECUTE FUNCTION customorder.actors_grants_follow();
+
 -- Give an existing role exactly what one kind of actor needs.  H5: ids binds
 -- a merchant to shops or a buyer to buyers (NULL: unbound, the trusted
 -- application of 1.0).  Granting again widens: the ids are added to the
@@ -633,7 +696,6 @@ CREATE FUNCTION customorder.grant_actor(role pg_catalog.regrole, kind text,
                                         ids bigint[] DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    fn pg_catalog.regprocedure;
     grantee text;
 BEGIN
     IF role IS NULL THEN
@@ -652,12 +714,7 @@ BEGIN
     SELECT pg_catalog.quote_ident(r.rolname) INTO grantee
     FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role::pg_catalog.oid;
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA customorder TO %s', grantee);
-    FOR fn IN
-        SELECT a.function FROM customorder.actor_functions a
-        WHERE a.kind OPERATOR(pg_catalog.=) grant_actor.kind
-    LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, grantee);
-    END LOOP;
+    PERFORM customorder.actor_function_grants(grant_actor.role, grant_actor.kind, true);
     -- reading is row-filtered by the policies below; writing is the buttons'
     EXECUTE pg_catalog.format(
         'GRANT SELECT ON customorder.categories, customorder.shops, '
@@ -703,7 +760,6 @@ CREATE FUNCTION customorder.grant_buyer(role pg_catalog.regrole,
 CREATE FUNCTION customorder.revoke_actor(role pg_catalog.regrole, kind text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    fn pg_catalog.regprocedure;
     grantee text;
 BEGIN
     IF role IS NULL OR kind IS NULL THEN
@@ -720,17 +776,7 @@ BEGIN
     DELETE FROM customorder.actors a
     WHERE a.role OPERATOR(pg_catalog.=) revoke_actor.role
       AND a.kind OPERATOR(pg_catalog.=) revoke_actor.kind;
-    FOR fn IN
-        SELECT f.function FROM customorder.actor_functions f
-        WHERE f.kind OPERATOR(pg_catalog.=) revoke_actor.kind
-          AND NOT EXISTS (
-              SELECT 1 FROM customorder.actor_functions g
-              JOIN customorder.actors a ON a.kind OPERATOR(pg_catalog.=) g.kind
-              WHERE a.role OPERATOR(pg_catalog.=) revoke_actor.role
-                AND g.function OPERATOR(pg_catalog.=) f.function)
-    LOOP
-        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM %s', fn, grantee);
-    END LOOP;
+    PERFORM customorder.actor_function_grants(revoke_actor.role, revoke_actor.kind, false);
     IF kind OPERATOR(pg_catalog.=) 'platform' THEN
         EXECUTE pg_catalog.format(
             'REVOKE INSERT, UPDATE, DELETE ON customorder.categories, '
@@ -1095,6 +1141,7 @@ DECLARE
     t text;
     k text;
     sql text;
+    vals text;
     done integer := 0;
 BEGIN
     IF shard_count IS NULL THEN
@@ -1172,7 +1219,27 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- C4: every node its own range of ids
+    -- Citus copies a table's rows to its placements in binary, where a
+    -- regrole or regprocedure is this node's oid, which names another role
+    -- or function, or none, on another node.  actors and actor_functions are
+    -- written again by name, which every node resolves to its own (a node
+    -- added since too); rewriting actors runs actors_grants_follow on every
+    -- placement: the function grants of the roles granted before
+    SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %L)', f.kind, f.function), ', ')
+      INTO vals FROM customorder.actor_functions f;
+    TRUNCATE customorder.actor_functions;
+    IF vals IS NOT NULL THEN
+        EXECUTE 'INSERT INTO customorder.actor_functions (kind, function) VALUES ' OPERATOR(pg_catalog.||) vals;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %L, %L)', a.role, a.kind, a.ids), ', ')
+      INTO vals FROM customorder.actors a;
+    TRUNCATE customorder.actors;
+    IF vals IS NOT NULL THEN
+        EXECUTE 'INSERT INTO customorder.actors (role, kind, ids) VALUES ' OPERATOR(pg_catalog.||) vals;
+    END IF;
+
+    -- C4: every node its own range of ids (last: it turns DDL propagation off
+    -- for the rest of the transaction)
     PERFORM customorder.set_node_id_range();
     PERFORM pg_catalog.run_command_on_workers('SELECT customorder.set_node_id_range()');
 

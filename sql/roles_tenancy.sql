@@ -8,11 +8,13 @@ SET client_min_messages = warning;
 DROP ROLE IF EXISTS regress_co_platform, regress_co_merchant, regress_co_buyer,
     regress_co_nobody, regress_co_both;
 RESET client_min_messages;
-CREATE ROLE regress_co_platform;
-CREATE ROLE regress_co_merchant;
-CREATE ROLE regress_co_buyer;
-CREATE ROLE regress_co_nobody;
-CREATE ROLE regress_co_both;
+-- LOGIN: on a Citus cluster the roles' reads and writes reach the workers
+-- through connections as the role (test/citus/run runs this file there)
+CREATE ROLE regress_co_platform LOGIN;
+CREATE ROLE regress_co_merchant LOGIN;
+CREATE ROLE regress_co_buyer LOGIN;
+CREATE ROLE regress_co_nobody LOGIN;
+CREATE ROLE regress_co_both LOGIN;
 
 -- as_actor(role, shop_id, buyer_id, sql): run sql as that role with that
 -- identity (SET LOCAL, as an application would); the first column of the

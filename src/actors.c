@@ -143,6 +143,21 @@ co_actors_have_ids(void)
 }
 
 /*
+ * The query of actor_kinds_planned over "relation": each grant's role, its
+ * kind, and whether it lets the role act for the session's shop ($1) or
+ * buyer ($2).
+ */
+#define ACTORS_SQL(relation) \
+	"SELECT a.role::pg_catalog.oid, a.kind, " \
+	"a.ids IS NULL OR CASE " \
+	"WHEN a.kind OPERATOR(pg_catalog.=) 'merchant' " \
+	"THEN $1 OPERATOR(pg_catalog.=) ANY (a.ids) " \
+	"WHEN a.kind OPERATOR(pg_catalog.=) 'buyer' " \
+	"THEN $2 OPERATOR(pg_catalog.=) ANY (a.ids) " \
+	"ELSE true END " \
+	"FROM " relation " a"
+
+/*
  * The actor kinds the outer role has, as CO_WHO_* bits, and in *bound_out
  * the merchant and buyer kinds whose grants (H5) are all bound to ids that
  * leave out the shop or buyer this session acts for.  A role holds a kind
@@ -150,13 +165,16 @@ co_actors_have_ids(void)
  * whose ids hold the session's shop or buyer, lets it act.  The buttons ask
  * with plan 0, row-level security (under the caller's search_path: the SQL
  * names everything with its schema, operators included) with plan 1, so
- * neither replans the other's kept plan.
+ * neither replans the other's kept plan.  Row-level security of a
+ * distributed database, which runs in the queries on the workers' shards,
+ * reads this node's placement of actors (co_prepare_reference).
  */
 static int
 actor_kinds_planned(Oid role, int *bound_out, int which)
 {
 	static SPIPlanPtr plans[2];
 	static SPIPlanPtr plans_1_0[2];
+	static CoReferencePlan rls_plan;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2];
 	int			kinds = 0;
@@ -170,16 +188,12 @@ actor_kinds_planned(Oid role, int *bound_out, int which)
 	args[0] = Int64GetDatum(co_acting_shop_id());
 	args[1] = Int64GetDatum(co_acting_buyer_id());
 	co_connect();
-	if (co_actors_have_ids())
-		co_execute(co_prepare(&plans[which],
-							  "SELECT a.role::pg_catalog.oid, a.kind, "
-							  "a.ids IS NULL OR CASE "
-							  "WHEN a.kind OPERATOR(pg_catalog.=) 'merchant' "
-							  "THEN $1 OPERATOR(pg_catalog.=) ANY (a.ids) "
-							  "WHEN a.kind OPERATOR(pg_catalog.=) 'buyer' "
-							  "THEN $2 OPERATOR(pg_catalog.=) ANY (a.ids) "
-							  "ELSE true END "
-							  "FROM customorder.actors a",
+	if (co_actors_have_ids() && which == 1)
+		co_execute(co_prepare_reference(&rls_plan, "actors", ACTORS_SQL("%s"),
+										2, argtypes),
+				   args, NULL, true, 0);
+	else if (co_actors_have_ids())
+		co_execute(co_prepare(&plans[which], ACTORS_SQL("customorder.actors"),
 							  2, argtypes),
 				   args, NULL, true, 0);
 	else						/* a 1.0 database (U2): no grant is bound */
@@ -324,6 +338,38 @@ co_authorize(const char *button, int who, int64 shop_id, int64 buyer_id)
 }
 
 /*
+ * The order's owners (shop_id, buyer_id), by a query of customorder.orders
+ * as the current user, without a lock (on Citus a router query to the
+ * order's shard).  False when the order does not exist.
+ */
+static bool
+order_owners_query(int64 order_id, int64 *shop_id, int64 *buyer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		key = Int64GetDatum(order_id);
+	bool		found;
+	bool		isnull;
+
+	co_connect();
+	co_prepare(&plan,
+			   "SELECT o.shop_id, o.buyer_id FROM customorder.orders o "
+			   "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+			   1, argtypes);
+	co_execute(plan, &key, NULL, true, 1);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		*shop_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+		*buyer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	co_finish();
+	return found;
+}
+
+/*
  * H6: may the current actor press "button" on order "order_id" at all?
  * Checked before anything is locked or fetched.  The platform (and a
  * superuser) may: a missing order is then the press's P0002.  A merchant or
@@ -336,30 +382,13 @@ co_authorize(const char *button, int who, int64 shop_id, int64 buyer_id)
 void
 co_authorize_order_id(const char *button, int who, int64 order_id)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		key = Int64GetDatum(order_id);
 	int			kinds = actor_kinds(GetOuterUserId());
 	int64		shop_id = 0;
 	int64		buyer_id = 0;
-	bool		isnull;
 
 	if ((kinds & CO_WHO_SUPERUSER) || ((who & kinds) & CO_WHO_PLATFORM))
 		return;
-	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT o.shop_id, o.buyer_id FROM customorder.orders o "
-					  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
-					  1, argtypes);
-	co_execute(plan, &key, NULL, true, 1);
-	if (SPI_processed == 1)
-	{
-		shop_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-		buyer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	co_finish();
+	(void) order_owners_query(order_id, &shop_id, &buyer_id);
 	co_authorize(button, who, shop_id, buyer_id);
 }
 
@@ -394,6 +423,12 @@ co_authorize_order(const char *button, int who, const OrderRow *order)
  * that names every object and operator with its schema, so the caller's
  * search_path cannot reach it, and orders by an index scan of their own
  * (order_owners), which no search_path or permission reaches either.
+ *
+ * Distributed on Citus (SPEC §12), row security runs in the query on each
+ * worker's shard, as the reading role, where Citus refuses a query of a
+ * Citus table of its own.  There they read this node's placement of the
+ * reference table actors, and the order's shard of orders, which Citus
+ * keeps on the node of every shard colocated with it (co_local_placement).
  */
 typedef struct StatementActor
 {
@@ -410,7 +445,10 @@ typedef struct StatementActor
 	int64		shop;			/* acting_shop_id(), or 0 for NULL */
 	int64		buyer;			/* acting_buyer_id(), or 0 for NULL */
 	HTAB	   *orders;			/* order_id -> OrderSeen, this statement's */
-	/* customorder.orders for order_owners, resolved on first use */
+	Oid			owner;			/* whom to read actors and orders as */
+	bool		distributed;	/* on Citus (co_distributed) */
+	/* customorder.orders, and the relation order_owners reads: the table or its shard */
+	Oid			orders_logical;
 	Oid			orders_relid;
 	Oid			orders_index;
 	AttrNumber	shop_attno;
@@ -465,28 +503,29 @@ function_owner(FunctionCallInfo fcinfo)
 }
 
 /*
- * customorder.orders, its primary key index (order_id) and the attribute
- * numbers of shop_id and buyer_id, for order_owners, once per statement:
- * a DDL in between (DROP and CREATE EXTENSION) ends the statement.
+ * The primary key index (order_id) of "relid", customorder.orders or, on
+ * Citus, one of its shards, and the attribute numbers of shop_id and
+ * buyer_id there, for order_owners: once per statement and relation (a DDL
+ * in between, DROP and CREATE EXTENSION, ends the statement).  A shard's
+ * attribute numbers are its own: Citus creates it without the table's
+ * dropped columns.
  */
 static void
-order_index_resolve(StatementActor *a)
+order_index_resolve(StatementActor *a, Oid relid)
 {
-	Oid			nsp = get_namespace_oid(CO_SCHEMA, false);
 	Relation	rel;
 
-	a->orders_relid = get_relname_relid("orders", nsp);
-	if (!OidIsValid(a->orders_relid))
-		elog(ERROR, "relation %s.orders does not exist", CO_SCHEMA);
-	rel = table_open(a->orders_relid, AccessShareLock);
+	a->orders_index = InvalidOid;
+	rel = table_open(relid, AccessShareLock);
+	a->orders_relid = relid;
 	a->orders_index = RelationGetPrimaryKeyIndex(rel);
-	a->shop_attno = get_attnum(a->orders_relid, "shop_id");
-	a->buyer_attno = get_attnum(a->orders_relid, "buyer_id");
+	a->shop_attno = get_attnum(relid, "shop_id");
+	a->buyer_attno = get_attnum(relid, "buyer_id");
 	table_close(rel, NoLock);
 	if (!OidIsValid(a->orders_index) || a->shop_attno == InvalidAttrNumber ||
 		a->buyer_attno == InvalidAttrNumber)
-		elog(ERROR, "relation %s.orders has no primary key, shop_id or buyer_id",
-			 CO_SCHEMA);
+		elog(ERROR, "relation %s has no primary key, shop_id or buyer_id",
+			 get_rel_name(relid));
 }
 
 /*
@@ -523,6 +562,8 @@ statement_actor(FunctionCallInfo fcinfo)
 	}
 	a->valid = false;
 	a->orders = NULL;
+	a->orders_logical = InvalidOid;
+	a->orders_relid = InvalidOid;
 	a->orders_index = InvalidOid;
 	MemoryContextReset(stmt_actor_cxt);
 
@@ -531,10 +572,11 @@ statement_actor(FunctionCallInfo fcinfo)
 	 * policy's functions to estimate them, under an older active snapshot
 	 * that would miss a grant made earlier in the statement.
 	 */
+	a->owner = function_owner(fcinfo);
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(function_owner(fcinfo),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(a->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PushActiveSnapshot(GetTransactionSnapshot());
+	a->distributed = co_distributed();
 	a->kinds = actor_kinds_planned(role, &bound, 1);
 	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_user, save_sec);
@@ -608,12 +650,15 @@ co_acting_buyer_id_sql(PG_FUNCTION_ARGS)
 /*
  * The order's owners (shop_id, buyer_id), read by its key from the primary
  * key index of customorder.orders: the one place row security looks an
- * order up (on Citus, to be pointed at the order's shard).  An index scan
- * of the catalog's own, not a query: no executor, no permission check and
- * no row security of the caller (it reads as the extension would), a
- * fifth of the cost of an SPI plan per row.  The relation, its index and
- * the two columns are resolved once per statement (statement_actor).
- * False when the order does not exist.
+ * order up.  An index scan of the catalog's own, not a query: no executor,
+ * no permission check and no row security of the caller (it reads as the
+ * extension would), a fifth of the cost of an SPI plan per row.  On Citus
+ * it scans the order's shard of orders on this node: row security runs in
+ * the query on a worker's shard (of orders or of a table colocated with
+ * it), where Citus refuses a distributed query, and the order's shard of
+ * orders is on the same node.  The relation, its index and the two columns
+ * are resolved once per statement and relation.  False when the order does
+ * not exist.
  */
 static bool
 order_owners(StatementActor *a, int64 order_id, int64 *shop_id,
@@ -624,11 +669,41 @@ order_owners(StatementActor *a, int64 order_id, int64 *shop_id,
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	ScanKeyData key;
+	Oid			relid;
 	bool		found;
 	bool		isnull;
 
-	if (!OidIsValid(a->orders_index))
-		order_index_resolve(a);
+	if (!OidIsValid(a->orders_logical))
+	{
+		a->orders_logical = get_relname_relid("orders",
+											  get_namespace_oid(CO_SCHEMA, false));
+		if (!OidIsValid(a->orders_logical))
+			elog(ERROR, "relation %s.orders does not exist", CO_SCHEMA);
+	}
+	relid = a->orders_logical;
+	if (a->distributed)
+	{
+		relid = co_local_placement(relid, order_id);
+		if (!OidIsValid(relid))
+		{
+			/*
+			 * The order's shard is elsewhere: order_visible() called on the
+			 * coordinator, never in a query on a shard, where the order's
+			 * colocated shard is local.  Ask Citus, as the function's owner.
+			 */
+			Oid			save_user;
+			int			save_sec;
+
+			GetUserIdAndSecContext(&save_user, &save_sec);
+			SetUserIdAndSecContext(a->owner,
+								   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			found = order_owners_query(order_id, shop_id, buyer_id);
+			SetUserIdAndSecContext(save_user, save_sec);
+			return found;
+		}
+	}
+	if (relid != a->orders_relid || !OidIsValid(a->orders_index))
+		order_index_resolve(a, relid);
 	rel = table_open(a->orders_relid, AccessShareLock);
 	idx = index_open(a->orders_index, AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ,
@@ -668,8 +743,8 @@ co_order_visible(PG_FUNCTION_ARGS)
 	StatementActor *a;
 	OrderSeen  *seen;
 	int64		order_id;
-	int64		shop_id;
-	int64		buyer_id;
+	int64		shop_id = 0;
+	int64		buyer_id = 0;
 	bool		visible;
 
 	if (PG_ARGISNULL(0))

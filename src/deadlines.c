@@ -259,7 +259,8 @@ co_deadlines(PG_FUNCTION_ARGS)
 		OrderRow	o;
 		CoDeadline	dl;
 
-		co_case_fetch(ids[i], "deadlines", false, &kase, &o);
+		co_case_fetch_in_order(ORD_ID(&order), ids[i], "deadlines", false,
+							   &kase, &o);
 		dl = co_case_deadline(&kase);
 		if (dl != DL_NONE && !kase.isnull[CC_DUE_AT])
 			put_deadline(rsinfo, dl, DatumGetTimestampTz(kase.v[CC_DUE_AT]),

@@ -159,9 +159,24 @@ extern const CoMachine *co_machine_by_name(const char *name);
 
 /* citus.c (SPEC §12): a press sent to the worker that holds its order */
 extern bool co_distributed(void);
+extern Oid	co_local_placement(Oid logical, int64 key);
+
+/* A kept plan of a reference table's query, or of this node's placement */
+typedef struct CoReferencePlan
+{
+	SPIPlanPtr	table;			/* over customorder.<table> */
+	SPIPlanPtr	placement;		/* over this node's placement of it */
+	Oid			placement_relid;
+} CoReferencePlan;
+
+extern SPIPlanPtr co_prepare_reference(CoReferencePlan *p, const char *table,
+									   const char *sql, int nargs,
+									   const Oid *argtypes);
 extern void co_event_notify(int64 order_id);
 extern Oid	co_identity_sequence(const char *table, const char *column);
 extern void co_press_send(const CoPress *press);
+extern void co_upload_send(int64 order_id, const char *button);
+extern const char *co_upload_button(void);
 extern const CoPress *co_press_remote(const CoMachine *m, int64 order_id,
 									  int64 id);
 extern const CoPress *co_press_remote_current(void);

@@ -68,6 +68,7 @@ co_evidence_store(int64 order_id, const char *purpose, Datum aftersale_id,
 	List	   *parsed = co_evidence_parse_items(items, button);
 
 	co_connect();
+	co_upload_send(order_id, button);	/* on Citus: clock and button (C5) */
 	plan_bundle = co_prepare(&plan_bundle,
 							 "INSERT INTO customorder.evidence_bundles (order_id, purpose, aftersale_id) "
 							 "VALUES ($1, $2, $3) RETURNING bundle_id",

@@ -42,7 +42,9 @@ CoTable		co_items_table = {
 
 /*
  * The button whose items the item trigger is judging, so that its messages
- * name it; NULL for a raw INSERT into evidence_items.
+ * name it; NULL for a raw INSERT into evidence_items.  On Citus the trigger
+ * runs on a worker, which learns the button from the upload's declaration
+ * (co_upload_button).
  */
 static const char *item_button = NULL;
 
@@ -348,6 +350,7 @@ count_into_bundle(ItemCheck *c)
 	Oid			argtypes[4] = {INT8OID, INT8OID, INT4OID, INT4OID};
 	Datum		values[4];
 	bool		isnull;
+	const char *button;
 
 	co_connect();
 	plan_count = co_prepare(&plan_count,
@@ -375,8 +378,9 @@ count_into_bundle(ItemCheck *c)
 	co_finish();
 
 	c->item_no = c->images + c->videos + (c->is_image || c->is_video ? 0 : 1);
-	c->what = item_button ?
-		psprintf("%s: evidence item %d", item_button, c->item_no) :
+	button = item_button ? item_button : co_upload_button();
+	c->what = button ?
+		psprintf("%s: evidence item %d", button, c->item_no) :
 		psprintf("evidence item %d", c->item_no);
 }
 

@@ -57,11 +57,13 @@ check_start_enabled(const CoGuardCtx *ctx)
  * REPEATABLE READ or SERIALIZABLE a score changed after the snapshot is a
  * serialization failure (40001), never judged stale.  FOR KEY SHARE would
  * not do: a score update does not touch the key, and would not conflict.
+ * Distributed, it reads and locks this node's placement of shops, which a
+ * score update through Citus writes too (co_prepare_reference).
  */
 static bool
 shop_score_is_high(const OrderRow *o, char **score_out)
 {
-	static SPIPlanPtr plan = NULL;
+	static CoReferencePlan plan;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
 	bool		high = false;
@@ -69,12 +71,12 @@ shop_score_is_high(const OrderRow *o, char **score_out)
 	Datum		score;
 
 	co_connect();
-	plan = co_prepare(&plan,
-					  "SELECT s.service_score FROM customorder.shops s "
-					  "WHERE s.shop_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
-					  1, argtypes);
 	values[0] = o->v[OC_SHOP_ID];
-	co_execute(plan, values, NULL, false, 1);
+	co_execute(co_prepare_reference(&plan, "shops",
+									"SELECT s.service_score FROM %s s "
+									"WHERE s.shop_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
+									1, argtypes),
+			   values, NULL, false, 1);
 	*score_out = NULL;
 	if (SPI_processed == 1)
 	{
@@ -267,7 +269,10 @@ guard_review_rejected(const CoGuardCtx *ctx)
 
 /*
  * P4: a case in arbitration does not stop shipping.  Under the order's
- * lock, which every change of the case takes first.
+ * lock, which every change of the case takes first.  The case is read by
+ * its order's key: on Citus this trigger runs on the order's shard, where
+ * the case's shard is local (a lookup by its id alone may be remote, which
+ * Citus refuses in a trigger on a shard).
  */
 static bool
 open_case_in_arbitration(const OrderRow *order)
@@ -275,8 +280,9 @@ open_case_in_arbitration(const OrderRow *order)
 	CaseRow		kase;
 	OrderRow	o;
 
-	co_case_fetch(DatumGetInt64(order->v[OC_OPEN_AFTERSALE_ID]), "ship",
-				  false, &kase, &o);
+	co_case_fetch_in_order(ORD_ID(order),
+						   DatumGetInt64(order->v[OC_OPEN_AFTERSALE_ID]), "ship",
+						   false, &kase, &o);
 	return kase.state == CS_ARBITRATION;
 }
 

@@ -104,8 +104,9 @@ co_order_buttons(PG_FUNCTION_ARGS)
 		CaseRow		kase;
 		OrderRow	locked;
 
-		co_case_fetch(DatumGetInt64(order.v[OC_OPEN_AFTERSALE_ID]),
-					  "order_buttons", false, &kase, &locked);
+		co_case_fetch_in_order(ORD_ID(&order),
+							   DatumGetInt64(order.v[OC_OPEN_AFTERSALE_ID]),
+							   "order_buttons", false, &kase, &locked);
 		for (i = 0; i < lengthof(case_button_defs); i++)
 		{
 			const ButtonDef *b = &case_button_defs[i];

@@ -116,9 +116,8 @@ SELECT o.state, a.state AS case_state
 
 -- Roles (H5, H6) press through the coordinator: grant_merchant() binds a
 -- merchant role to its shop; the button checks it there, before anything
--- is locked, and the worker's event records the calling role.  (Reading
--- the tables under row-level security does not work distributed yet, see
--- README.)
+-- is locked, and the worker's event records the calling role.  (The
+-- roles read the tables under row-level security below.)
 CREATE ROLE regress_co_citus_platform LOGIN;
 CREATE ROLE regress_co_citus_merchant LOGIN;
 SELECT grant_platform('regress_co_citus_platform');
@@ -141,5 +140,143 @@ SELECT ship(:o3, 'SF300');
 RESET ROLE;
 RESET citus.multi_task_query_log_level;
 SELECT machine, action, to_state, actor, actor_role FROM history(:o3) ORDER BY event_id;
+
+-- Row-level security on the shards: bound roles read the distributed tables
+-- through the coordinator.  The policies run in the queries on the workers'
+-- shards, as the reading role, where acts_as() and order_visible() read
+-- the worker's placement of actors and the order's colocated shard of
+-- orders; grant_*() gave the role the policies' functions on every node.
+-- customorder.shop_id / buyer_id reach those queries as a SET LOCAL that
+-- Citus passes on (citus.propagate_set_commands = 'local', see README).
+-- rows_of(NULL, NULL): the keys of the rows the caller sees, per table;
+-- rows_owned(shop, buyer): as a superuser, those of the shop's or the
+-- buyer's orders.
+CREATE FUNCTION public.rows_of(shop bigint, buyer bigint)
+RETURNS TABLE (tbl text, n bigint, keys text) LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+    k text;
+BEGIN
+    FOR t, k IN VALUES ('orders', 'order_id'), ('events', 'event_id'),
+                       ('aftersales', 'aftersale_id'), ('refunds', 'refund_id')
+    LOOP
+        tbl := t;
+        IF shop IS NULL AND buyer IS NULL THEN
+            EXECUTE format('SELECT count(*), string_agg(%I::text, '','' ORDER BY %I) '
+                           'FROM customorder.%I', k, k, t) INTO n, keys;
+        ELSE
+            EXECUTE format('SELECT count(*), string_agg(x.%I::text, '','' ORDER BY x.%I) '
+                           'FROM customorder.%I x JOIN customorder.orders o USING (order_id) '
+                           'WHERE o.shop_id = $1 OR o.buyer_id = $2', k, k, t)
+               INTO n, keys USING shop, buyer;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+CREATE FUNCTION public.rows_owned(shop bigint, buyer bigint)
+RETURNS TABLE (tbl text, n bigint, keys text) LANGUAGE sql SECURITY DEFINER
+AS $$ SELECT * FROM public.rows_of(shop, buyer) $$;
+CREATE FUNCTION public.rows_seen(shop bigint, buyer bigint)
+RETURNS TABLE (tbl text, seen bigint, owned bigint, exactly_those boolean)
+LANGUAGE sql AS $$
+    SELECT s.tbl, s.n, o.n, s.keys IS NOT DISTINCT FROM o.keys
+      FROM public.rows_of(NULL, NULL) s JOIN public.rows_owned(shop, buyer) o USING (tbl)
+     ORDER BY s.tbl
+$$;
+CREATE ROLE regress_co_citus_buyer LOGIN;
+CREATE ROLE regress_co_citus_other LOGIN;
+SELECT grant_buyer('regress_co_citus_buyer', ARRAY[8]);
+SELECT grant_merchant('regress_co_citus_other', ARRAY[2]);
+-- the policies' functions on every node, for the roles that read
+SELECT n.groupid = 0 AS coordinator, r.rolname,
+       w.success, w.result AS executes_order_visible
+  FROM pg_dist_node n,
+       (VALUES ('regress_co_citus_merchant'), ('regress_co_citus_buyer'),
+               ('regress_co_citus_other')) r(rolname),
+       master_run_on_worker(ARRAY[n.nodename], ARRAY[n.nodeport],
+         ARRAY[format($$SELECT has_function_privilege(%L, 'customorder.order_visible(bigint)', 'EXECUTE')$$,
+                      r.rolname)], false) w
+ ORDER BY n.groupid, r.rolname;
+
+-- the merchant bound to shop 1 sees shop 1's orders, their events, cases
+-- and refunds, and nothing of shop 2's
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL ROLE regress_co_citus_merchant;
+SET LOCAL customorder.shop_id = 1;
+SELECT * FROM rows_seen(1, NULL);
+SELECT count(*) AS other_shops_orders FROM orders WHERE shop_id <> 1;
+ROLLBACK;
+-- the buyer bound to buyer 8 sees their orders' rows
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL ROLE regress_co_citus_buyer;
+SET LOCAL customorder.buyer_id = 8;
+SELECT * FROM rows_seen(NULL, 8);
+ROLLBACK;
+-- a merchant bound to shop 2 sees nothing when the session acts for shop 1
+-- (H5), and shop 2's rows when it acts for shop 2
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL ROLE regress_co_citus_other;
+SET LOCAL customorder.shop_id = 1;
+SELECT tbl, seen FROM rows_seen(1, NULL);
+SET LOCAL customorder.shop_id = 2;
+SELECT * FROM rows_seen(2, NULL);
+ROLLBACK;
+-- a buyer unbound from buyer 7 sees none of buyer 7's rows
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL ROLE regress_co_citus_buyer;
+SET LOCAL customorder.buyer_id = 7;
+SELECT tbl, seen FROM rows_seen(NULL, 7);
+ROLLBACK;
+-- a node that lacks a grant's functions (one added after the grant) gets
+-- them from distribute() again
+SELECT success, result FROM run_command_on_workers(
+    $$REVOKE EXECUTE ON FUNCTION customorder.order_visible(bigint) FROM regress_co_citus_buyer$$);
+SELECT customorder.distribute(8);
+SELECT success, result AS executes_order_visible FROM run_command_on_workers(
+    $$SELECT has_function_privilege('regress_co_citus_buyer', 'customorder.order_visible(bigint)', 'EXECUTE')$$);
+-- revoke_actor() takes the functions back on every node
+SELECT revoke_actor('regress_co_citus_other', 'merchant');
+SELECT n.groupid = 0 AS coordinator, w.success, w.result AS executes_order_visible
+  FROM pg_dist_node n,
+       master_run_on_worker(ARRAY[n.nodename], ARRAY[n.nodeport],
+         ARRAY[$$SELECT has_function_privilege('regress_co_citus_other', 'customorder.order_visible(bigint)', 'EXECUTE')$$],
+         false) w
+ ORDER BY n.groupid;
+
+-- Triggers on the shards that read more than their row: several presses in
+-- one statement (Start reads and locks the shop's score on the worker's
+-- placement of shops), an evidence upload stamped with the coordinator's
+-- clock and refused in the button's name, and ship() refused while the
+-- order's case is open (the trigger reads the case on the order's shard)
+INSERT INTO shops (name, service_score) VALUES ('low', 4.00) RETURNING shop_id AS low \gset
+SELECT approve_custom_category(:low, 1);
+INSERT INTO products (shop_id, category_id, title, price, is_custom, promised_ship)
+VALUES (:low, 1, 'stool', 100.00, true, '7 days') RETURNING product_id AS stool \gset
+SET customorder.clock = '2026-05-01 10:00+00';
+SELECT place_order(:stool, 21, 100.00) AS e1 \gset
+SELECT place_order(:stool, 22, 100.00) AS e2 \gset
+SELECT place_order(1, 23, 2000.00) AS s1 \gset
+SELECT get_shard_id_for_distribution_column('customorder.orders', :e1)
+    <> get_shard_id_for_distribution_column('customorder.orders', :e2) AS two_shards;
+SET customorder.clock = '2026-05-01 12:00+00';
+SET citus.multi_task_query_log_level = error;
+SELECT start_customization(:e1), start_customization(:e2), start_customization(:s1);
+SET customorder.clock = '2026-05-02 09:00+00';
+SELECT err(format('SELECT submit_custom_evidence(%s, %L)', :e1,
+    (SELECT jsonb_agg(jsonb_build_object('type', 'video', 'mime', 'video/mp4', 'bytes', 5000000 + g,
+                                         'uri', 'https://vid.example/e/' || g || '.mp4'))
+       FROM generate_series(1, 4) g)));
+SELECT submit_custom_evidence(:e1, '[{"type": "image", "mime": "image/jpeg", "bytes": 1001, "uri": "https://img.example/e/1.jpg"}]');
+SELECT bundle_id IS NOT NULL AS bundle, created_at, submitted_at, image_count
+  FROM evidence_bundles WHERE order_id = :e1;
+SET customorder.buyer_id = 23;
+SELECT request_refund(:s1, 'refund_only', 'quality') IS NOT NULL AS requested;
+SELECT err(format('SELECT ship(%s, %L)', :s1, 'SF400'));
+RESET citus.multi_task_query_log_level;
+SELECT order_id = :e1 AS e1, state FROM orders WHERE order_id IN (:e1, :e2, :s1) ORDER BY order_id;
 
 SELECT * FROM verify();
