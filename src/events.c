@@ -449,6 +449,29 @@ event_append_direct(const EventTarget *target, Datum *v, bool *n)
 }
 
 /*
+ * The event v/n (EV_ columns) as the parameters $1 to $10 of the SQL
+ * appends: order_id, aftersale_id, machine, action, from_state, to_state,
+ * actor, actor_role, at, detail
+ */
+#define EVENT_SQL_NARGS 10
+static void
+event_sql_args(const Datum *v, const bool *n, Oid *argtypes, Datum *values,
+			   char *nulls)
+{
+	static const int cols[EVENT_SQL_NARGS] = {EV_ORDER_ID, EV_AFTERSALE_ID,
+		EV_MACHINE, EV_ACTION, EV_FROM_STATE, EV_TO_STATE, EV_ACTOR,
+	EV_ACTOR_ROLE, EV_AT, EV_DETAIL};
+	int			i;
+
+	for (i = 0; i < EVENT_SQL_NARGS; i++)
+	{
+		argtypes[i] = event_types[cols[i]];
+		values[i] = v[cols[i]];
+		nulls[i] = n[cols[i]] ? 'n' : ' ';
+	}
+}
+
+/*
  * The same append as one SQL statement through SPI, for relations the
  * direct path does not write (altered ones): the executor then checks
  * whatever the tables have.  v/n as for event_append_direct.
@@ -457,20 +480,11 @@ static void
 event_append_spi(const Datum *v, const bool *n)
 {
 	static SPIPlanPtr plan = NULL;
-	static const int cols[10] = {EV_ORDER_ID, EV_AFTERSALE_ID, EV_MACHINE,
-		EV_ACTION, EV_FROM_STATE, EV_TO_STATE, EV_ACTOR, EV_ACTOR_ROLE,
-	EV_AT, EV_DETAIL};
-	Oid			argtypes[10];
-	Datum		values[10];
-	char		nulls[10];
-	int			i;
+	Oid			argtypes[EVENT_SQL_NARGS];
+	Datum		values[EVENT_SQL_NARGS];
+	char		nulls[EVENT_SQL_NARGS];
 
-	for (i = 0; i < 10; i++)
-	{
-		argtypes[i] = event_types[cols[i]];
-		values[i] = v[cols[i]];
-		nulls[i] = n[cols[i]] ? 'n' : ' ';
-	}
+	event_sql_args(v, n, argtypes, values, nulls);
 	co_connect();
 	co_prepare(&plan,
 			   "WITH e AS (INSERT INTO customorder.events "
@@ -481,7 +495,7 @@ event_append_spi(const Datum *v, const bool *n)
 			   "INSERT INTO customorder.deliveries (consumer, order_id, event_id) "
 			   "SELECT c.consumer, e.order_id, e.event_id "
 			   "FROM e CROSS JOIN customorder.consumers c",
-			   10, argtypes);
+			   EVENT_SQL_NARGS, argtypes);
 	co_execute(plan, values, nulls, false, 0);
 	co_finish();
 }
@@ -502,31 +516,22 @@ event_append_distributed(const Datum *v, const bool *n)
 	static SPIPlanPtr event_plan = NULL;
 	static SPIPlanPtr delivery_plan = NULL;
 	static CoReferencePlan consumers_plan;
-	static const int cols[10] = {EV_ORDER_ID, EV_AFTERSALE_ID, EV_MACHINE,
-		EV_ACTION, EV_FROM_STATE, EV_TO_STATE, EV_ACTOR, EV_ACTOR_ROLE,
-	EV_AT, EV_DETAIL};
-	Oid			argtypes[10];
-	Datum		values[10];
-	char		nulls[10];
+	Oid			argtypes[EVENT_SQL_NARGS];
+	Datum		values[EVENT_SQL_NARGS];
+	char		nulls[EVENT_SQL_NARGS];
 	Datum	   *names;
 	uint64		count;
 	uint64		r;
 	bool		isnull;
-	int			i;
 
-	for (i = 0; i < 10; i++)
-	{
-		argtypes[i] = event_types[cols[i]];
-		values[i] = v[cols[i]];
-		nulls[i] = n[cols[i]] ? 'n' : ' ';
-	}
+	event_sql_args(v, n, argtypes, values, nulls);
 	co_connect();
 	co_prepare(&event_plan,
 			   "INSERT INTO customorder.events "
 			   "(order_id, aftersale_id, machine, action, from_state, to_state, "
 			   " actor, actor_role, at, detail) "
 			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING event_id",
-			   10, argtypes);
+			   EVENT_SQL_NARGS, argtypes);
 	co_execute(event_plan, values, nulls, false, 1);
 	values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 							  &isnull);
