@@ -885,7 +885,6 @@ CREATE FUNCTION customorder.distribute(shard_count integer DEFAULT 32)
 DECLARE
     t text;
     k text;
-    sql text;
     vals text;
     done integer := 0;
 BEGIN
@@ -983,22 +982,23 @@ BEGIN
         EXECUTE 'INSERT INTO customorder.actors (role, kind, ids) VALUES ' OPERATOR(pg_catalog.||) vals;
     END IF;
 
-    -- C4: every node its own range of ids (last: it turns DDL propagation off
-    -- for the rest of the transaction)
-    PERFORM customorder.set_node_id_range();
-    PERFORM pg_catalog.run_command_on_workers('SELECT customorder.set_node_id_range()');
-
     -- Citus 13.2.2 crashes (SIGSEGV in CheckAndBuildDelayedFastPathPlan,
     -- which takes the first of no tasks) planning a statement on a table
     -- with triggers whose WHERE clause names its distribution column and is
     -- false, e.g. UPDATE customorder.orders ... WHERE order_id = 2 AND
-    -- false.  Its local fast-path optimization off in this database, on
-    -- every node (and in this session), avoids that plan.
-    sql := pg_catalog.format('ALTER DATABASE %I SET citus.enable_local_fast_path_query_optimization = off',
-                             pg_catalog.current_database());
-    EXECUTE sql;
-    PERFORM pg_catalog.run_command_on_workers(sql);
+    -- false, on the coordinator as on a worker.  Its local fast-path
+    -- optimization off in this database avoids that plan: ALTER DATABASE,
+    -- which Citus propagates to every node (before set_node_id_range turns
+    -- propagation off; a worker refuses it sent there directly), and this
+    -- session.
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.enable_local_fast_path_query_optimization = off',
+                              pg_catalog.current_database());
     PERFORM pg_catalog.set_config('citus.enable_local_fast_path_query_optimization', 'off', false);
+
+    -- C4: every node its own range of ids (last: it turns DDL propagation off
+    -- for the rest of the transaction)
+    PERFORM customorder.set_node_id_range();
+    PERFORM pg_catalog.run_command_on_workers('SELECT customorder.set_node_id_range()');
 
     RETURN pg_catalog.format('customorder is distributed by order_id (%s tables distributed now)', done);
 END $$;

@@ -206,6 +206,9 @@ ROLLBACK;
 -- with triggers whose WHERE clause names the distribution column and is
 -- false.  Refused or changing nothing, never a crash.
 SHOW citus.enable_local_fast_path_query_optimization;
+SELECT nodeport > 0 AS worker, result
+  FROM run_command_on_workers('SHOW citus.enable_local_fast_path_query_optimization')
+ ORDER BY nodeport;
 UPDATE orders SET tracking_no = NULL WHERE order_id = :o1 AND false;
 DELETE FROM events WHERE order_id = :o1 AND false;
 SELECT 1 AS still_connected;
