@@ -35,8 +35,11 @@
  * or "".  place_order, product_badges and verify() read this one text.
  */
 #define CO_LABEL_VALID_SQL(lock) \
+	CO_LABEL_VALID_SQL_IN("customorder.custom_approvals", lock)
+/* ... with the approvals read from the relation "approvals" */
+#define CO_LABEL_VALID_SQL_IN(approvals, lock) \
 	"(c.custom_enabled AND EXISTS (" \
-	"  SELECT 1 FROM customorder.custom_approvals a " \
+	"  SELECT 1 FROM " approvals " a " \
 	"  WHERE a.shop_id OPERATOR(pg_catalog.=) p.shop_id " \
 	"  AND a.category_id OPERATOR(pg_catalog.=) p.category_id " lock "))"
 

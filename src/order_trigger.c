@@ -13,8 +13,10 @@
  */
 #include "machines.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
@@ -330,13 +332,26 @@ static const OrderCol from_product[] = {
 	OC_LATE_REFUND_INSTANT		/* 1.1: the last, absent from a 1.0 database */
 };
 
-/* Fills snap[0 .. nsnap-1]: all of from_product, or all but the last (U2) */
+/*
+ * Fills snap[0 .. nsnap-1]: all of from_product, or all but the last (U2).
+ * Distributed, this trigger runs on a worker's shard: it reads and locks
+ * the node's placements of the reference tables products, categories and
+ * custom_approvals, as co_prepare_reference does for one table (through
+ * Citus, FOR SHARE would lock every placement over other connections of
+ * the transaction: several place_order calls in one transaction deadlocked
+ * on the cluster, and one press cost about 36 ms there).
+ */
 static void
 snapshot_product(const OrderRow *new, int nsnap, Datum *snap, bool *snap_null)
 {
+	static const char *const tables[3] = {"products", "categories",
+	"custom_approvals"};
 	static SPIPlanPtr plans[2];
+	static Oid	plan_relids[2][3];
 	bool		v11 = nsnap == lengthof(from_product);
 	Oid			argtypes[1] = {INT8OID};
+	const char *names[3];
+	Oid			relids[3] = {InvalidOid, InvalidOid, InvalidOid};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -344,19 +359,38 @@ snapshot_product(const OrderRow *new, int nsnap, Datum *snap, bool *snap_null)
 	int			i;
 
 	co_connect();
+	for (i = 0; i < 3 && co_distributed(); i++)
+		relids[i] = co_local_placement(get_relname_relid(tables[i],
+														 get_namespace_oid(CO_SCHEMA, false)),
+									   0);
+	for (i = 0; i < 3 && plans[v11] != NULL; i++)
+		if (plan_relids[v11][i] != relids[i])
+		{
+			SPI_freeplan(plans[v11]);
+			plans[v11] = NULL;
+		}
 	if (plans[v11] == NULL)
+	{
+		for (i = 0; i < 3; i++)
+			names[i] = quote_qualified_identifier(CO_SCHEMA,
+												  OidIsValid(relids[i]) ?
+												  get_rel_name(relids[i]) :
+												  tables[i]);
 		co_prepare(&plans[v11],
 				   psprintf("SELECT p.shop_id, p.is_custom, p.promised_ship, p.category_id, "
 							"c.start_lock, c.high_score_threshold, c.evidence_review%s, "
-							"p.price, NOT p.is_custom OR %s "
-							"FROM customorder.products p "
-							"JOIN customorder.categories c "
+							"p.price, NOT p.is_custom OR "
+							CO_LABEL_VALID_SQL_IN("%s", "FOR SHARE") " "
+							"FROM %s p "
+							"JOIN %s c "
 							"ON c.category_id OPERATOR(pg_catalog.=) p.category_id "
 							"WHERE p.product_id OPERATOR(pg_catalog.=) $1 "
 							"FOR SHARE",
 							v11 ? ", c.late_refund_instant" : "",
-							CO_LABEL_VALID_SQL("FOR SHARE")),
+							names[2], names[0], names[1]),
 				   1, argtypes);
+		memcpy(plan_relids[v11], relids, sizeof(relids));
+	}
 	co_execute(plans[v11], &new->v[OC_PRODUCT_ID], NULL, false, 1);
 	if (SPI_processed != 1)
 		ereport(ERROR,

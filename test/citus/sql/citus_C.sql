@@ -279,4 +279,19 @@ SELECT err(format('SELECT ship(%s, %L)', :s1, 'SF400'));
 RESET citus.multi_task_query_log_level;
 SELECT order_id = :e1 AS e1, state FROM orders WHERE order_id IN (:e1, :e2, :s1) ORDER BY order_id;
 
+-- Several place_order calls in one transaction: the order trigger reads
+-- and locks the worker's own placements of products, categories and
+-- custom_approvals (FOR SHARE through Citus locked every placement over
+-- other connections of the transaction, and Citus cancelled such
+-- transactions as a distributed deadlock)
+BEGIN;
+DO $$
+BEGIN
+    FOR i IN 1..5 LOOP
+        PERFORM customorder.place_order(1, 7300 + i, 2000.00);
+    END LOOP;
+END $$;
+SELECT count(*) AS placed_in_one_transaction FROM orders WHERE buyer_id BETWEEN 7301 AND 7305;
+COMMIT;
+
 SELECT * FROM verify();
