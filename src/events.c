@@ -48,9 +48,6 @@
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_am.h"
-#include "catalog/pg_index.h"
-#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
@@ -165,15 +162,13 @@ typedef struct EventTarget
 
 /*
  * What the direct append needs of the events relation "relid" beyond its
- * columns: event_id's identity sequence, and the primary key (order_id,
- * event_id) to find the order's latest event.  InvalidOid: not there (the
- * SQL path).
+ * columns: event_id's identity sequence.  InvalidOid: not there (the SQL
+ * path).
  */
 static struct
 {
 	Oid			relid;
 	Oid			seq;
-	Oid			pkey;
 }			events_extra;
 
 /*
@@ -223,46 +218,25 @@ event_target(int64 order_id, EventTarget *target)
 
 /*
  * Is the events relation usable by the direct append: its columns (see
- * append.c), an identity sequence for event_id, and a primary key on
- * (order_id, event_id) that a backward scan reads in event_id order?
+ * append.c) and an identity sequence for event_id?
  */
 static bool
 events_usable(Relation rel)
 {
-	AttrNumber	order_att,
-				id_att;
-	Relation	pkey;
-	Form_pg_index index;
-	Oid			pkey_oid;
+	AttrNumber	id_att;
 
 	if (!co_append_usable(&events_table, rel))
 		return false;
 	if (events_extra.relid == RelationGetRelid(rel))
-		return OidIsValid(events_extra.seq) && OidIsValid(events_extra.pkey);
+		return OidIsValid(events_extra.seq);
 	co_remember_relid(&events_extra.relid);
 	events_extra.relid = RelationGetRelid(rel);
 	events_extra.seq = InvalidOid;
-	events_extra.pkey = InvalidOid;
-	order_att = events_table.attnums[EV_ORDER_ID];
 	id_att = events_table.attnums[EV_EVENT_ID];
 	if (TupleDescAttr(RelationGetDescr(rel), id_att - 1)->attidentity == '\0')
 		return false;
-	pkey_oid = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(pkey_oid))
-		return false;
-	pkey = index_open(pkey_oid, AccessShareLock);
-	index = pkey->rd_index;
-	if (pkey->rd_rel->relam == BTREE_AM_OID && index->indnkeyatts >= 2 &&
-		index->indkey.values[0] == order_att &&
-		index->indkey.values[1] == id_att &&
-		pkey->rd_opfamily[0] == INTEGER_BTREE_FAM_OID &&
-		pkey->rd_opfamily[1] == INTEGER_BTREE_FAM_OID &&
-		(pkey->rd_indoption[1] & INDOPTION_DESC) == 0 &&
-		heap_attisnull(pkey->rd_indextuple, Anum_pg_index_indpred, NULL))
-		events_extra.pkey = pkey_oid;
-	index_close(pkey, AccessShareLock);
 	events_extra.seq = getIdentitySequence(RelationGetRelid(rel), id_att, true);
-	return OidIsValid(events_extra.seq) && OidIsValid(events_extra.pkey);
+	return OidIsValid(events_extra.seq);
 }
 
 /* Is the consumers relation readable by the direct append? */
