@@ -9,6 +9,7 @@ OBJS = \
 	src/case_trigger.o \
 	src/catalog.o \
 	src/citus.o \
+	src/citus_settings.o \
 	src/clock.o \
 	src/deadlines.o \
 	src/eligibility.o \

@@ -1081,6 +1081,19 @@ CREATE TRIGGER presses_arrive
 REVOKE ALL ON customorder.presses FROM PUBLIC;
 REVOKE ALL ON FUNCTION customorder.press_arrives() FROM PUBLIC;
 
+-- C5: this session's customorder.clock, shop_id and buyer_id for the work a
+-- worker does on its behalf (src/citus_settings.c).  The coordinator sends
+-- it at the start of each worker connection's transaction, as the current
+-- user: every actor runs it.  Like SET LOCAL of each, except that the clock
+-- is left alone for a role that may not set it.
+CREATE FUNCTION customorder.apply_settings(clock text, shop_id text, buyer_id text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'co_apply_settings' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION customorder.apply_settings(text, text, text) FROM PUBLIC;
+INSERT INTO customorder.actor_functions (kind, function)
+SELECT k, 'customorder.apply_settings(text,text,text)'::pg_catalog.regprocedure
+FROM (VALUES ('platform'), ('merchant'), ('buyer')) AS kinds(k);
+
 -- C4: the ids this node hands out.  The coordinator (Citus group 0) keeps
 -- 1 .. 2^48 - 1; the node of group g draws from g * 2^48, the rule Citus
 -- applies to the sequences it creates itself (the extension created its
@@ -1141,6 +1154,7 @@ DECLARE
     t text;
     k text;
     vals text;
+    libs text[];
     done integer := 0;
 BEGIN
     IF shard_count IS NULL THEN
@@ -1249,6 +1263,23 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.enable_local_fast_path_query_optimization = off',
                               pg_catalog.current_database());
     PERFORM pg_catalog.set_config('citus.enable_local_fast_path_query_optimization', 'off', false);
+
+    -- C5: the session's customorder.clock, shop_id and buyer_id reach the
+    -- workers through this library's executor hook (src/citus_settings.c),
+    -- which must be loaded before a session's first statement: a session
+    -- that only reads calls none of its functions on this node.  The
+    -- libraries the database preloads already are kept.
+    SELECT pg_catalog.array_agg(l) INTO libs
+      FROM pg_catalog.unnest(pg_catalog.string_to_array(
+               pg_catalog.replace(pg_catalog.current_setting('session_preload_libraries'), ' ', ''),
+               ',')) l
+     WHERE l OPERATOR(pg_catalog.<>) '';
+    IF NOT ('customorder' OPERATOR(pg_catalog.=) ANY (COALESCE(libs, '{}'))) THEN
+        SELECT pg_catalog.string_agg(pg_catalog.quote_literal(l), ', ') INTO vals
+          FROM pg_catalog.unnest(pg_catalog.array_append(libs, 'customorder')) l;
+        EXECUTE pg_catalog.format('ALTER DATABASE %I SET session_preload_libraries = ',
+                                  pg_catalog.current_database()) OPERATOR(pg_catalog.||) vals;
+    END IF;
 
     -- C4: every node its own range of ids (last: it turns DDL propagation off
     -- for the rest of the transaction)

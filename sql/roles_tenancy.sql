@@ -64,6 +64,7 @@ SELECT r.rolname, count(*) FILTER (WHERE has_function_privilege(r.oid, p.oid, 'E
            FILTER (WHERE has_function_privilege(r.oid, p.oid, 'EXECUTE')
                    AND p.proname NOT IN ('now', 'transitions', 'product_badges', 'acts_as',
                                          'acting_shop_id', 'acting_buyer_id', 'order_visible',
+                                         'apply_settings',
                                          'refund_eligibility', 'view_custom_evidence')) AS buttons
 FROM pg_catalog.pg_roles r, pg_catalog.pg_proc p
 WHERE r.rolname IN ('regress_co_platform', 'regress_co_merchant', 'regress_co_buyer', 'regress_co_nobody')

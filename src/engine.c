@@ -160,11 +160,17 @@ co_press_execute(const CoPress *press, SPIPlanPtr plan, const Datum *values,
 	pending_press = *press;
 	PG_TRY();
 	{
-		/* distributed: the trigger runs where the order's shard is */
+		/*
+		 * distributed: the trigger runs where the order's shard is, and the
+		 * node the client is connected to notifies its listeners; not a
+		 * worker's backend serving Citus (a trigger's follow-up), whose
+		 * transaction may be prepared for two-phase commit, which NOTIFY
+		 * forbids
+		 */
 		if (co_distributed())
 			co_press_send(press);
 		ret = co_execute(plan, values, nulls, false, 0);
-		if (co_distributed() && SPI_processed > 0)
+		if (co_distributed() && SPI_processed > 0 && !co_serving_citus())
 			Async_Notify("customorder_events",
 						 psprintf(INT64_FORMAT, press->order_id));
 	}

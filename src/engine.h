@@ -159,6 +159,10 @@ extern const CoMachine *co_machine_by_name(const char *name);
 
 /* citus.c (SPEC §12): a press sent to the worker that holds its order */
 extern bool co_distributed(void);
+
+/* citus_settings.c (C5): the session's settings carried to the workers */
+extern void co_install_settings_hook(void);
+extern bool co_serving_citus(void);
 extern Oid	co_local_placement(Oid logical, int64 key);
 
 /* A kept plan of a reference table's query, or of this node's placement */

@@ -3,11 +3,14 @@
  * module.c
  *	  Module start-up: the library's magic block and _PG_init, which
  *	  defines the GUCs (customorder.clock, the acting shop and buyer, the
- *	  deadline worker's) and registers the deadline worker when preloaded.
+ *	  deadline worker's), registers the deadline worker when preloaded and
+ *	  installs the executor hook that carries the session's settings to
+ *	  Citus's workers (citus_settings.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "customorder.h"
+#include "engine.h"
 
 #include "fmgr.h"
 
@@ -24,4 +27,5 @@ _PG_init(void)
 	co_define_outbox_gucs();
 	co_define_clock_guc();
 	co_register_worker();
+	co_install_settings_hook();
 }
