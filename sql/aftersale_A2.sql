@@ -17,19 +17,23 @@ CREATE FUNCTION pg_temp.kase(id bigint,
     OUT state customorder.aftersale_state, OUT reason text, OUT comm_reason text,
     OUT proposed_amount numeric, OUT refund_amount numeric, OUT reject_reason text,
     OUT closed bool)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT a.state, a.reason, a.comm_reason, a.proposed_amount, a.refund_amount,
            a.reject_reason, a.closed_at IS NOT NULL
-    FROM customorder.aftersales a WHERE a.aftersale_id = id
-$$;
+    INTO state, reason, comm_reason, proposed_amount, refund_amount, reject_reason, closed
+    FROM customorder.aftersales a WHERE a.aftersale_id = id;
+END $$;
 -- money(order_id): the order's state and money
 CREATE FUNCTION pg_temp.money(id bigint,
     OUT state customorder.order_state, OUT amount numeric,
     OUT refunded_amount numeric, OUT open_case bool)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT o.state, o.amount, o.refunded_amount, o.open_aftersale_id IS NOT NULL
-    FROM customorder.orders o WHERE o.order_id = id
-$$;
+    INTO state, amount, refunded_amount, open_case
+    FROM customorder.orders o WHERE o.order_id = id;
+END $$;
 
 -- Fixtures
 INSERT INTO categories (name, custom_enabled) VALUES ('a2-glasses', true);

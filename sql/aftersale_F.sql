@@ -25,17 +25,21 @@ SELECT is_custom, product_badges(:af_prod) FROM products WHERE product_id = :af_
 CREATE FUNCTION pg_temp.kase(id bigint,
     OUT state customorder.aftersale_state, OUT kind text, OUT reason text,
     OUT refund_amount numeric, OUT requested_at timestamptz, OUT closed_at timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT a.state, a.kind, a.reason, a.refund_amount, a.requested_at, a.closed_at
-    FROM customorder.aftersales a WHERE a.aftersale_id = id
-$$;
+    INTO state, kind, reason, refund_amount, requested_at, closed_at
+    FROM customorder.aftersales a WHERE a.aftersale_id = id;
+END $$;
 CREATE FUNCTION pg_temp.money(id bigint,
     OUT state customorder.order_state, OUT amount numeric,
     OUT refunded_amount numeric, OUT open_case bool)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT o.state, o.amount, o.refunded_amount, o.open_aftersale_id IS NOT NULL
-    FROM customorder.orders o WHERE o.order_id = id
-$$;
+    INTO state, amount, refunded_amount, open_case
+    FROM customorder.orders o WHERE o.order_id = id;
+END $$;
 
 -- Orders paid at 08:00 on 1 August
 SET customorder.clock = '2024-08-01 08:00:00-07';

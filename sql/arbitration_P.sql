@@ -25,18 +25,22 @@ CREATE FUNCTION pg_temp.kase(id bigint,
     OUT state customorder.aftersale_state, OUT refund_amount numeric,
     OUT escalated bool, OUT escalation_note text, OUT arbitration_note text,
     OUT closed bool, OUT due_at timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT a.state, a.refund_amount, a.escalated_at IS NOT NULL, a.escalation_note,
            a.arbitration_note, a.closed_at IS NOT NULL, a.due_at
-    FROM customorder.aftersales a WHERE a.aftersale_id = id
-$$;
+    INTO state, refund_amount, escalated, escalation_note, arbitration_note, closed, due_at
+    FROM customorder.aftersales a WHERE a.aftersale_id = id;
+END $$;
 CREATE FUNCTION pg_temp.money(id bigint,
     OUT state customorder.order_state, OUT amount numeric,
     OUT refunded_amount numeric, OUT open_case bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT o.state, o.amount, o.refunded_amount, o.open_aftersale_id
-    FROM customorder.orders o WHERE o.order_id = id
-$$;
+    INTO state, amount, refunded_amount, open_case
+    FROM customorder.orders o WHERE o.order_id = id;
+END $$;
 -- reject(order): a quality case, rejected in_transit on a shipped order,
 -- with production proof (reason NULL) on an unshipped one
 CREATE FUNCTION pg_temp.reject(o bigint) RETURNS bigint LANGUAGE plpgsql AS $$

@@ -11,17 +11,22 @@ SELECT place_order(prod('suit-low'), 5002, 3200.00) AS o_suit \gset
 SELECT place_order(prod('lenses-high'), 5003, 680.00) AS o_lenses \gset
 SELECT place_order(prod('wok'), 5004, 199.00) AS o_wok \gset
 
--- the order-level buttons (an open case adds its own)
+-- the order-level buttons (an open case adds its own); the helpers of
+-- these files are PL/pgSQL, which Citus plans (test/citus/run)
 CREATE FUNCTION pg_temp.buttons(id bigint)
 RETURNS TABLE (state customorder.order_state, button text, label text,
                enabled boolean, why_disabled text)
-LANGUAGE sql AS $$
-    SELECT o.state, b.button, b.label, b.enabled, b.why_disabled
-    FROM customorder.orders o, customorder.order_buttons(o.order_id) b
-    WHERE o.order_id = id
-      AND b.button IN ('start_customization', 'submit_custom_evidence',
-                       'ship', 'view_custom_evidence')
-$$;
+LANGUAGE plpgsql AS $$
+DECLARE
+    order_state customorder.order_state;
+BEGIN
+    SELECT o.state INTO order_state FROM customorder.orders o WHERE o.order_id = id;
+    RETURN QUERY
+    SELECT order_state, b.button, b.label, b.enabled, b.why_disabled
+    FROM customorder.order_buttons(id) b
+    WHERE b.button IN ('start_customization', 'submit_custom_evidence',
+                       'ship', 'view_custom_evidence');
+END $$;
 
 --
 -- A custom order of a shop below the threshold

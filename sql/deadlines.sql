@@ -32,10 +32,12 @@ SELECT grant_merchant('regress_dl_merchant'), grant_buyer('regress_dl_buyer');
 CREATE FUNCTION pg_temp.kase(id bigint,
     OUT state customorder.aftersale_state, OUT proposed_amount numeric,
     OUT refund_amount numeric, OUT due_at timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT a.state, a.proposed_amount, a.refund_amount, a.due_at
-    FROM customorder.aftersales a WHERE a.aftersale_id = id
-$$;
+    INTO state, proposed_amount, refund_amount, due_at
+    FROM customorder.aftersales a WHERE a.aftersale_id = id;
+END $$;
 
 -- the defaults of T1
 INSERT INTO categories (name, custom_enabled, start_lock) VALUES ('dl-bedroom', true, '0');

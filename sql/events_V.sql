@@ -18,12 +18,14 @@ CREATE FUNCTION pg_temp.ev(id bigint)
 RETURNS TABLE (n bigint, machine text, action text, from_state text,
                to_state text, actor text, actor_role text, at timestamptz,
                detail text)
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY
     SELECT row_number() OVER (ORDER BY e.event_id), e.machine, e.action,
            e.from_state, e.to_state, e.actor, e.actor_role, e.at,
            regexp_replace(e.detail::text, '(CO)?[0-9]{5,}(-[0-9]+)?', '#', 'g')
-    FROM customorder.events e WHERE e.order_id = id ORDER BY e.event_id
-$$;
+    FROM customorder.events e WHERE e.order_id = id ORDER BY e.event_id;
+END $$;
 
 SELECT register_consumer('regress_app') AS registered;
 SELECT register_consumer('regress_app') AS registered_again;

@@ -19,11 +19,13 @@ CREATE FUNCTION pg_temp.order_state(id bigint)
 RETURNS TABLE (order_id bigint, state customorder.order_state,
                amount numeric, refunded_amount numeric, open_case boolean,
                closed_at timestamptz)
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY
     SELECT o.order_id, o.state, o.amount, o.refunded_amount,
            o.open_aftersale_id IS NOT NULL, o.closed_at
-    FROM customorder.orders o WHERE o.order_id = id
-$$;
+    FROM customorder.orders o WHERE o.order_id = id;
+END $$;
 
 --
 -- F2: before customization is in effect a request is refunded instantly,

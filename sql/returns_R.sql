@@ -25,18 +25,22 @@ CREATE FUNCTION pg_temp.kase(id bigint,
     OUT state customorder.aftersale_state, OUT refund_amount numeric,
     OUT reject_reason text, OUT return_tracking_no text, OUT shipped_back bool,
     OUT closed bool, OUT due_at timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT a.state, a.refund_amount, a.reject_reason, a.return_tracking_no,
            a.return_shipped_at IS NOT NULL, a.closed_at IS NOT NULL, a.due_at
-    FROM customorder.aftersales a WHERE a.aftersale_id = id
-$$;
+    INTO state, refund_amount, reject_reason, return_tracking_no, shipped_back, closed, due_at
+    FROM customorder.aftersales a WHERE a.aftersale_id = id;
+END $$;
 CREATE FUNCTION pg_temp.money(id bigint,
     OUT state customorder.order_state, OUT amount numeric,
     OUT refunded_amount numeric, OUT open_case bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     SELECT o.state, o.amount, o.refunded_amount, o.open_aftersale_id
-    FROM customorder.orders o WHERE o.order_id = id
-$$;
+    INTO state, amount, refunded_amount, open_case
+    FROM customorder.orders o WHERE o.order_id = id;
+END $$;
 
 INSERT INTO categories (name, custom_enabled) VALUES ('r-glasses', true);
 INSERT INTO shops (name, service_score) VALUES ('r-shop', 4.90);
