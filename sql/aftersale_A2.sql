@@ -55,11 +55,15 @@ SELECT place_order(:a2_prod, 6103, 1000.00) AS o_quality \gset
 SELECT place_order(:a2_prod, 6104, 1000.00) AS o_withdraw \gset
 SELECT place_order(:a2_prod, 6105, 1000.00) AS o_agree \gset
 SET customorder.clock = '2024-07-01 09:00:00-07';
+-- (the buttons are called on the rows read first: on Citus a button called
+-- per row of a query of a distributed table would run on the shards)
+WITH o AS MATERIALIZED (SELECT order_id FROM orders WHERE product_id = :a2_prod)
 SELECT count(*) FILTER (WHERE start_customization(order_id) = 'in_production') AS in_production
-FROM orders WHERE product_id = :a2_prod;
+FROM o;
 SET customorder.clock = '2024-07-01 12:00:00-07';
+WITH o AS MATERIALIZED (SELECT order_id, buyer_id FROM orders WHERE product_id = :a2_prod)
 SELECT count(*) FILTER (WHERE ship(order_id, 'YT-A2-' || buyer_id) = 'shipped') AS shipped
-FROM orders WHERE product_id = :a2_prod;
+FROM o;
 SET customorder.clock = '2024-07-03 12:00:00-07';
 SELECT mark_signed(:o_signed), mark_signed(:o_quality), mark_signed(:o_withdraw);
 SELECT order_id - :o_transit AS n, buyer_id, state, tracking_no, shipped_at, signed_at
@@ -241,30 +245,37 @@ SELECT button, enabled FROM order_buttons(:o_quality);
 --
 SET customorder.clock = '2024-07-08 10:00:00-07';
 CREATE TEMP TABLE withdrawn (step text, aftersale_id bigint, state_before text,
-                             withdraw text, state_after text);
+                             withdraw text);
 -- requested
 SELECT request_refund(:o_withdraw, 'return_refund', 'not_received') AS c \gset
-INSERT INTO withdrawn SELECT 'requested', :c, state, withdraw_refund(:c), NULL FROM aftersales WHERE aftersale_id = :c;
+INSERT INTO withdrawn WITH a AS MATERIALIZED (SELECT state FROM aftersales WHERE aftersale_id = :c)
+SELECT 'requested', :c, state, withdraw_refund(:c) FROM a;
 -- rejecting
 SELECT request_refund(:o_withdraw, 'return_refund', 'not_received') AS c \gset
 SELECT insist_reject(:c);
 SELECT err(format('SELECT request_refund(%s, %L, %L)', :o_withdraw, 'refund_only', 'no_reason'));
-INSERT INTO withdrawn SELECT 'rejecting', :c, state, withdraw_refund(:c), NULL FROM aftersales WHERE aftersale_id = :c;
+INSERT INTO withdrawn WITH a AS MATERIALIZED (SELECT state FROM aftersales WHERE aftersale_id = :c)
+SELECT 'rejecting', :c, state, withdraw_refund(:c) FROM a;
 -- communicating
 SELECT request_refund(:o_withdraw, 'return_refund', 'not_received') AS c \gset
 SELECT insist_reject(:c), communicate(:c, 'signed_not_received') IS NOT NULL AS sent;
-INSERT INTO withdrawn SELECT 'communicating', :c, state, withdraw_refund(:c), NULL FROM aftersales WHERE aftersale_id = :c;
+INSERT INTO withdrawn WITH a AS MATERIALIZED (SELECT state FROM aftersales WHERE aftersale_id = :c)
+SELECT 'communicating', :c, state, withdraw_refund(:c) FROM a;
 -- negotiating, with a proposal on the table
 SELECT request_refund(:o_withdraw, 'return_refund', 'quality') AS c \gset
 SELECT insist_reject(:c), communicate(:c, 'negotiate_amount') IS NOT NULL AS sent,
        propose_refund_amount(:c, 99.99);
-INSERT INTO withdrawn SELECT 'negotiating', :c, state, withdraw_refund(:c), NULL FROM aftersales WHERE aftersale_id = :c;
+INSERT INTO withdrawn WITH a AS MATERIALIZED (SELECT state FROM aftersales WHERE aftersale_id = :c)
+SELECT 'negotiating', :c, state, withdraw_refund(:c) FROM a;
 -- awaiting_buyer_evidence
 SELECT request_refund(:o_withdraw, 'return_refund', 'wrong_quantity') AS c \gset
 SELECT insist_reject(:c), communicate(:c, 'invite_evidence') IS NOT NULL AS sent;
-INSERT INTO withdrawn SELECT 'awaiting_buyer_evidence', :c, state, withdraw_refund(:c), NULL FROM aftersales WHERE aftersale_id = :c;
-UPDATE withdrawn w SET state_after = a.state FROM aftersales a WHERE a.aftersale_id = w.aftersale_id;
-SELECT step, state_before, withdraw, state_after FROM withdrawn ORDER BY aftersale_id;
+INSERT INTO withdrawn WITH a AS MATERIALIZED (SELECT state FROM aftersales WHERE aftersale_id = :c)
+SELECT 'awaiting_buyer_evidence', :c, state, withdraw_refund(:c) FROM a;
+SELECT w.step, w.state_before, w.withdraw, a.state AS state_after
+FROM withdrawn w
+JOIN aftersales a ON a.order_id = :o_withdraw AND a.aftersale_id = w.aftersale_id
+ORDER BY w.aftersale_id;
 SELECT a.state, a.proposed_amount, a.refund_amount, a.closed_at
 FROM aftersales a WHERE a.order_id = :o_withdraw ORDER BY a.aftersale_id;
 -- withdrawn cases are closed; nothing was refunded; the order is free again

@@ -9,9 +9,9 @@ SET search_path = customorder, public;
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS regress_h5_merchant, regress_h5_buyer, regress_h5_both;
 RESET client_min_messages;
-CREATE ROLE regress_h5_merchant;
-CREATE ROLE regress_h5_buyer;
-CREATE ROLE regress_h5_both;
+CREATE ROLE regress_h5_merchant LOGIN;
+CREATE ROLE regress_h5_buyer LOGIN;
+CREATE ROLE regress_h5_both LOGIN;
 
 -- as_bound(role, shop, buyer, sql): run sql as that role with those
 -- settings; 'ok' / the result, or "SQLSTATE: message | DETAIL"

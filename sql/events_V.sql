@@ -72,7 +72,10 @@ FROM pg_temp.ev(:o3);
 
 -- H2: with the clock set back, an order's events do not go back in time
 SET customorder.clock = '2024-08-01 00:00:00-07';
-SELECT refund_succeeded(refund_no, 'PAY-O3') FROM refunds WHERE order_id = :o3;
+-- (the report is called on the rows read first: on Citus a call per row of a
+-- query of a distributed table would run on the shards)
+WITH r AS MATERIALIZED (SELECT refund_no FROM refunds WHERE order_id = :o3)
+SELECT refund_succeeded(refund_no, 'PAY-O3') FROM r;
 SELECT n, action, at FROM pg_temp.ev(:o3) ORDER BY n DESC LIMIT 2;
 SET customorder.clock = '2024-08-05 14:00:00-07';
 
@@ -131,7 +134,8 @@ SELECT count(*) > 0 AS some, count(DISTINCT refund_no) = count(*) AS unique_refu
        bool_and(refund_no = format('CO%s-%s', order_id, refund_id)) AS all_of_the_form
 FROM refunds;
 -- a failed refund still counts in refunded_amount; refund_status
-SELECT refund_failed(refund_no, 'timeout') FROM refunds WHERE order_id = :o1;
+WITH r AS MATERIALIZED (SELECT refund_no FROM refunds WHERE order_id = :o1)
+SELECT refund_failed(refund_no, 'timeout') FROM r;
 SELECT o.refunded_amount, (SELECT sum(amount) FROM refunds r WHERE r.order_id = o.order_id) AS refunds
 FROM orders o WHERE o.order_id = :o1;
 SELECT refund_no LIKE 'CO%' AS refund_no, amount, state, created_at, settled_at

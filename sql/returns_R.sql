@@ -127,7 +127,8 @@ SELECT refuse_return(:c2, 'damaged', items(2, 1, 'r2e'));
 SELECT * FROM pg_temp.kase(:c2);
 SELECT * FROM pg_temp.money(:o2);
 SELECT b.purpose, b.image_count, b.video_count, b.aftersale_id = :c2 AS of_case
-FROM evidence_bundles b JOIN aftersales a ON a.proof_bundle_id = b.bundle_id
+FROM evidence_bundles b
+JOIN aftersales a ON a.order_id = b.order_id AND a.proof_bundle_id = b.bundle_id
 WHERE a.aftersale_id = :c2;
 SELECT deadline, party, on_expiry FROM deadlines(:o2);
 

@@ -786,13 +786,34 @@ co_order_visible(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The role a trigger judges a change for: the outer role (SET ROLE
+ * included, never a SECURITY DEFINER button's owner), or, for a press sent
+ * from another node (citus.c), the presser's: there the trigger runs as
+ * the role Citus connected as, the button's owner.
+ */
+static Oid
+caller_role(void)
+{
+	const CoPress *press = co_press_current();
+	Oid			role;
+
+	if (press != NULL && press->role != NULL)
+	{
+		role = get_role_oid(press->role, true);
+		if (OidIsValid(role))
+			return role;
+	}
+	return GetOuterUserId();
+}
+
+/*
  * Does the calling role act as the platform (superusers do)?  A deadline
  * binds its party, never the platform (T2).
  */
 bool
 co_caller_is_platform(void)
 {
-	return (actor_kinds(GetOuterUserId()) & CO_WHO_PLATFORM) != 0;
+	return (actor_kinds(caller_role()) & CO_WHO_PLATFORM) != 0;
 }
 
 /*
@@ -808,7 +829,7 @@ co_caller_actor_kind(void)
 	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
 	static Oid	cached_role = InvalidOid;
 	static const char *cached = NULL;
-	Oid			role = GetOuterUserId();
+	Oid			role = caller_role();
 	int			kinds;
 
 	if (cached && cached_lxid == MyProc->lxid && cached_role == role)
