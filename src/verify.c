@@ -112,12 +112,16 @@ PG_FUNCTION_INFO_V1(co_verify);
 
 /*
  * The entry of such a check: "check" joined to "table" (as "alias") on one
- * server, and to a common table expression of its columns "cols" on Citus
+ * server, and to a common table expression of its columns "cols" on Citus:
+ * for verify(order_id), of the rows "of_order" keeps, those the order's
+ * own rows name
  */
-#define LOOKUP_CHECK(invariant, check, table, alias, cols, whole_only) \
+#define LOOKUP_CHECK(invariant, check, table, alias, cols, whole_only, of_order) \
 	{invariant, check("customorder." table " " alias), true, whole_only, \
 	 "WITH " alias " AS MATERIALIZED (SELECT " cols \
-	 " FROM customorder." table " " alias ") " check(alias)}
+	 " FROM customorder." table " " alias ") " check(alias), \
+	 "WITH " alias " AS MATERIALIZED (SELECT " cols \
+	 " FROM customorder." table " " alias " WHERE " of_order ") " check(alias)}
 
 typedef struct VerifyCheck
 {
@@ -134,9 +138,11 @@ typedef struct VerifyCheck
 	 * (case_orders, payments), not colocated with orders on Citus: the
 	 * same check for a distributed database, the other side of the join
 	 * read first (a MATERIALIZED common table expression, which Citus
-	 * plans as an intermediate result).  Only verify() runs it there.
+	 * plans as an intermediate result) ...
 	 */
 	const char *distributed_sql;
+	/* ... and for verify(order_id), only the rows the order names */
+	const char *distributed_order_sql;
 } VerifyCheck;
 
 /*
@@ -679,22 +685,26 @@ static const VerifyCheck checks[] = {
 	 * by aftersale_id, on Citus every shard).
 	 */
 	LOOKUP_CHECK("case_orders", CASE_ORDERS_CHECK, "case_orders", "c",
-				 "c.aftersale_id, c.order_id", false),
+				 "c.aftersale_id, c.order_id", false,
+				 "c.aftersale_id" EQ "ANY (ARRAY(SELECT a.aftersale_id "
+				 "FROM customorder.aftersales a WHERE a.order_id" EQ "$6))"),
 
 	/* ... and every case_orders row is a case's */
 	LOOKUP_CHECK("case_orders", CASE_ORDERS_CASE_CHECK, "aftersales", "a",
-				 "a.aftersale_id", true),
+				 "a.aftersale_id", true, "false"),
 
 	/*
 	 * H3: an order's pay_no is claimed in payments for that order (place_order
 	 * writes both) ...
 	 */
 	LOOKUP_CHECK("payments", PAYMENTS_CHECK, "payments", "p",
-				 "p.pay_no, p.order_id", false),
+				 "p.pay_no, p.order_id", false,
+				 "p.pay_no" EQ "ANY (ARRAY(SELECT o.pay_no "
+				 "FROM customorder.orders o WHERE o.order_id" EQ "$6))"),
 
 	/* ... and every payment is the pay_no of its order */
 	LOOKUP_CHECK("payments", PAYMENTS_ORDER_CHECK, "orders", "o",
-				 "o.order_id, o.pay_no", true),
+				 "o.order_id, o.pay_no", true, "false"),
 
 	/* V1, H2: an order's events never go back in time */
 	{"event_order",
@@ -813,12 +823,8 @@ co_verify(PG_FUNCTION_ARGS)
 			continue;
 		sql = checks[i].sql;
 		if (distributed && checks[i].distributed_sql)
-		{
-			/* one order's: its lookup rows are on shards of their own */
-			if (one)
-				continue;
-			sql = checks[i].distributed_sql;
-		}
+			sql = one ? checks[i].distributed_order_sql :
+				checks[i].distributed_sql;
 
 		errcallback.arg = (void *) &checks[i];
 		plan = &plans[sql != checks[i].sql][one][i];
