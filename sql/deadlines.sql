@@ -199,6 +199,6 @@ RESET enable_bitmapscan;
 
 SELECT * FROM verify();
 RESET customorder.clock;
-DELETE FROM actors WHERE role::text IN ('regress_dl_merchant', 'regress_dl_buyer');
+DELETE FROM actors WHERE role IN ('regress_dl_merchant'::regrole, 'regress_dl_buyer'::regrole);
 DROP OWNED BY regress_dl_merchant, regress_dl_buyer;
 DROP ROLE regress_dl_merchant, regress_dl_buyer;

@@ -5,9 +5,9 @@
 SET search_path = customorder, public;
 SET customorder.clock = '2024-08-01 09:00:00-07';
 
-CREATE ROLE regress_ev_platform;
-CREATE ROLE regress_ev_merchant;
-CREATE ROLE regress_ev_buyer;
+CREATE ROLE regress_ev_platform LOGIN;
+CREATE ROLE regress_ev_merchant LOGIN;
+CREATE ROLE regress_ev_buyer LOGIN;
 SELECT grant_platform('regress_ev_platform');
 SELECT grant_merchant('regress_ev_merchant');
 SELECT grant_buyer('regress_ev_buyer');
@@ -72,10 +72,10 @@ FROM pg_temp.ev(:o3);
 
 -- H2: with the clock set back, an order's events do not go back in time
 SET customorder.clock = '2024-08-01 00:00:00-07';
--- (the report is called on the rows read first: on Citus a call per row of a
--- query of a distributed table would run on the shards)
-WITH r AS MATERIALIZED (SELECT refund_no FROM refunds WHERE order_id = :o3)
-SELECT refund_succeeded(refund_no, 'PAY-O3') FROM r;
+-- (the report is called with the refund_no read first: on Citus a call per
+-- row of a query of a distributed table would run on the shards)
+SELECT refund_no AS r_o3 FROM refunds WHERE order_id = :o3 \gset
+SELECT refund_succeeded(:'r_o3', 'PAY-O3');
 SELECT n, action, at FROM pg_temp.ev(:o3) ORDER BY n DESC LIMIT 2;
 SET customorder.clock = '2024-08-05 14:00:00-07';
 
@@ -134,8 +134,8 @@ SELECT count(*) > 0 AS some, count(DISTINCT refund_no) = count(*) AS unique_refu
        bool_and(refund_no = format('CO%s-%s', order_id, refund_id)) AS all_of_the_form
 FROM refunds;
 -- a failed refund still counts in refunded_amount; refund_status
-WITH r AS MATERIALIZED (SELECT refund_no FROM refunds WHERE order_id = :o1)
-SELECT refund_failed(refund_no, 'timeout') FROM r;
+SELECT refund_no AS r_o1 FROM refunds WHERE order_id = :o1 \gset
+SELECT refund_failed(:'r_o1', 'timeout');
 SELECT o.refunded_amount, (SELECT sum(amount) FROM refunds r WHERE r.order_id = o.order_id) AS refunds
 FROM orders o WHERE o.order_id = :o1;
 SELECT refund_no LIKE 'CO%' AS refund_no, amount, state, created_at, settled_at
@@ -144,8 +144,8 @@ FROM refund_status(:o1);
 --
 -- V2: history, and H6 for histories and refund status
 --
-SELECT count(*) = (SELECT count(*) FROM events WHERE order_id = :o1) AS all_events
-FROM history(:o1);
+SELECT count(*) AS o1_events FROM events WHERE order_id = :o1 \gset
+SELECT count(*) = :o1_events AS all_events FROM history(:o1);
 SET ROLE regress_ev_buyer;
 SET customorder.buyer_id = 9101;
 SELECT count(*) > 0 AS own_history FROM customorder.history(:o1);

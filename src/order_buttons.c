@@ -15,6 +15,8 @@
 
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -54,6 +56,7 @@ order_of_payment(const Datum *values)
 	TupleDesc	desc;
 	bool		isnull;
 	int64		order_id;
+	int			attempt;
 
 	co_execute(co_prepare(&payment_plan,
 						  "SELECT p.order_id FROM customorder.payments p "
@@ -65,12 +68,28 @@ order_of_payment(const Datum *values)
 	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	key = Int64GetDatum(order_id);
-	co_execute(co_prepare(&order_plan,
-						  "SELECT o.product_id, o.buyer_id, o.amount "
-						  "FROM customorder.orders o "
-						  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
-						  1, order_argtypes),
-			   &key, NULL, false, 1);
+
+	/*
+	 * Distributed, the payment and its order are committed on their own
+	 * nodes, one after the other (Citus's two-phase commit): a claim that
+	 * waited for the payment may read it committed and its order not yet.
+	 * Read the order again for up to a second (each read takes a new
+	 * snapshot under READ COMMITTED) before calling it missing.
+	 */
+	for (attempt = 0;; attempt++)
+	{
+		co_execute(co_prepare(&order_plan,
+							  "SELECT o.product_id, o.buyer_id, o.amount "
+							  "FROM customorder.orders o "
+							  "WHERE o.order_id OPERATOR(pg_catalog.=) $1",
+							  1, order_argtypes),
+				   &key, NULL, false, 1);
+		if (SPI_processed == 1 || attempt >= 100 || IsolationUsesXactSnapshot() ||
+			!co_distributed())
+			break;
+		pg_usleep(10000L);
+		CHECK_FOR_INTERRUPTS();
+	}
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
