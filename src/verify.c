@@ -75,7 +75,8 @@ PG_FUNCTION_INFO_V1(co_verify);
  * videos per bundle, $3 bytes per image, $4 bytes per video, $5 characters
  * per uri.
  */
-#define VERIFY_NARGS 6		/* and $6: the order of verify(order_id) */
+#define VERIFY_NARGS 8		/* and $6: the order of verify(order_id); on
+								 * Citus $7, one of its cases, $8, its pay_no */
 
 /*
  * The checks of the lookup tables keyed by another id than the order's, each
@@ -112,16 +113,27 @@ PG_FUNCTION_INFO_V1(co_verify);
 
 /*
  * The entry of such a check: "check" joined to "table" (as "alias") on one
- * server, and to a common table expression of its columns "cols" on Citus:
- * for verify(order_id), of the rows "of_order" keeps, those the order's
- * own rows name
+ * server, and to a common table expression of its columns "cols" on Citus.
+ * For verify(order_id) on Citus, the lookup row of one key the order names
+ * ("key": its table's column EQ $7, a case of the order, or $8, its
+ * pay_no), read by that key, and the check restricted to that key
+ * ("restrict"): each run a router query, run once per key.
  */
-#define LOOKUP_CHECK(invariant, check, table, alias, cols, whole_only, of_order) \
+#define LOOKUP_CHECK(invariant, check, table, alias, cols, whole_only, lookup, key, restrict) \
 	{invariant, check("customorder." table " " alias), true, whole_only, \
 	 "WITH " alias " AS MATERIALIZED (SELECT " cols \
 	 " FROM customorder." table " " alias ") " check(alias), \
 	 "WITH " alias " AS MATERIALIZED (SELECT " cols \
-	 " FROM customorder." table " " alias " WHERE " of_order ") " check(alias)}
+	 " FROM customorder." table " " alias " WHERE " key ") " check(alias) restrict, \
+	 lookup}
+
+/* The keys verify(order_id) looks a lookup check up by, on Citus */
+typedef enum VerifyLookup
+{
+	LOOKUP_NONE,
+	LOOKUP_EACH_CASE,			/* $7: each case of the order */
+	LOOKUP_PAY_NO				/* $8: the order's pay_no, when it has one */
+} VerifyLookup;
 
 typedef struct VerifyCheck
 {
@@ -141,8 +153,9 @@ typedef struct VerifyCheck
 	 * plans as an intermediate result) ...
 	 */
 	const char *distributed_sql;
-	/* ... and for verify(order_id), only the rows the order names */
+	/* ... and for verify(order_id), run for each key "lookup" names */
 	const char *distributed_order_sql;
+	VerifyLookup lookup;
 } VerifyCheck;
 
 /*
@@ -685,26 +698,24 @@ static const VerifyCheck checks[] = {
 	 * by aftersale_id, on Citus every shard).
 	 */
 	LOOKUP_CHECK("case_orders", CASE_ORDERS_CHECK, "case_orders", "c",
-				 "c.aftersale_id, c.order_id", false,
-				 "c.aftersale_id" EQ "ANY (ARRAY(SELECT a.aftersale_id "
-				 "FROM customorder.aftersales a WHERE a.order_id" EQ "$6))"),
+				 "c.aftersale_id, c.order_id", false, LOOKUP_EACH_CASE,
+				 "c.aftersale_id" EQ "$7", " AND a.aftersale_id" EQ "$7"),
 
 	/* ... and every case_orders row is a case's */
 	LOOKUP_CHECK("case_orders", CASE_ORDERS_CASE_CHECK, "aftersales", "a",
-				 "a.aftersale_id", true, "false"),
+				 "a.aftersale_id", true, LOOKUP_NONE, "false", ""),
 
 	/*
 	 * H3: an order's pay_no is claimed in payments for that order (place_order
 	 * writes both) ...
 	 */
 	LOOKUP_CHECK("payments", PAYMENTS_CHECK, "payments", "p",
-				 "p.pay_no, p.order_id", false,
-				 "p.pay_no" EQ "ANY (ARRAY(SELECT o.pay_no "
-				 "FROM customorder.orders o WHERE o.order_id" EQ "$6))"),
+				 "p.pay_no, p.order_id", false, LOOKUP_PAY_NO,
+				 "p.pay_no" EQ "$8", ""),
 
 	/* ... and every payment is the pay_no of its order */
 	LOOKUP_CHECK("payments", PAYMENTS_ORDER_CHECK, "orders", "o",
-				 "o.order_id, o.pay_no", true, "false"),
+				 "o.order_id, o.pay_no", true, LOOKUP_NONE, "false", ""),
 
 	/* V1, H2: an order's events never go back in time */
 	{"event_order",
@@ -769,11 +780,65 @@ verify_error_context(void *arg)
 	errcontext("verify: check %s", ((const VerifyCheck *) arg)->invariant);
 }
 
+/* Run one check's plan and add its violations to the result */
+static void
+run_check(SPIPlanPtr plan, Datum *args, const VerifyCheck *check,
+		  ReturnSetInfo *rsinfo)
+{
+	Datum		invariant = CStringGetTextDatum(check->invariant);
+	uint64		r;
+
+	co_execute(plan, args, NULL, true, 0);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		Datum		values[3];
+		bool		nulls[3];
+
+		values[0] = invariant;
+		nulls[0] = false;
+		values[1] = SPI_getbinval(SPI_tuptable->vals[r],
+								  SPI_tuptable->tupdesc, 1, &nulls[1]);
+		values[2] = SPI_getbinval(SPI_tuptable->vals[r],
+								  SPI_tuptable->tupdesc, 2, &nulls[2]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* The ids of the cases of order "order_id" (one router query on Citus) */
+static List *
+order_case_ids(Datum order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	List	   *ids = NIL;
+	uint64		r;
+	bool		isnull;
+
+	co_execute(co_prepare(&plan,
+						  "SELECT a.aftersale_id FROM customorder.aftersales a "
+						  "WHERE a.order_id" EQ "$1 ORDER BY a.aftersale_id",
+						  1, argtypes),
+			   &order_id, NULL, true, 0);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+		ids = lappend(ids, id);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return ids;
+}
+
 /*
  * verify(): run every check under the caller's snapshot (read-only SPI, so
  * all of them see the same database) and tag each violation with its
  * invariant.  verify(order_id) (V5): each check restricted to the order on
- * every table it reads, so its time does not grow with the tables.
+ * every table it reads, so its time does not grow with the tables; on
+ * Citus each a router query, the lookup checks one per key the order names.
  */
 Datum
 co_verify(PG_FUNCTION_ARGS)
@@ -781,10 +846,13 @@ co_verify(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plans[2][2][lengthof(checks)];
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			argtypes[VERIFY_NARGS] = {INT4OID, INT4OID, INT8OID, INT8OID,
-	INT4OID, INT8OID};
+	INT4OID, INT8OID, INT8OID, TEXTOID};
 	Datum		args[VERIFY_NARGS];
 	bool		one = PG_NARGS() == 1;
 	bool		distributed;
+	OrderRow	order;
+	List	   *case_ids = NIL;
+	ListCell   *lc;
 	ErrorContextCallback errcallback;
 	int			i;
 
@@ -794,10 +862,10 @@ co_verify(PG_FUNCTION_ARGS)
 	args[3] = Int64GetDatum(CO_MAX_VIDEO_BYTES);
 	args[4] = Int32GetDatum(CO_MAX_URI_CHARS);
 	args[5] = Int64GetDatum(0);
+	args[6] = Int64GetDatum(0);
+	args[7] = CStringGetTextDatum("");
 	if (one)
 	{
-		OrderRow	order;
-
 		co_require_arg(fcinfo, 0, "verify", "order_id");
 		args[5] = PG_GETARG_DATUM(0);
 		co_authorize("verify", CO_WHO_PLATFORM, 0, 0);
@@ -807,15 +875,15 @@ co_verify(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	distributed = co_distributed();
 	co_connect();
+	if (one && distributed)
+		case_ids = order_case_ids(args[5]);
 	errcallback.callback = verify_error_context;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 	for (i = 0; i < lengthof(checks); i++)
 	{
-		Datum		invariant;
 		const char *sql;
 		SPIPlanPtr *plan;
-		uint64		r;
 
 		if (checks[i].v11 && !co_row_has(&co_cases_table, CC_DUE_AT))
 			continue;
@@ -830,23 +898,21 @@ co_verify(PG_FUNCTION_ARGS)
 		plan = &plans[sql != checks[i].sql][one][i];
 		if (*plan == NULL)
 			co_prepare(plan, check_text(sql, one), VERIFY_NARGS, argtypes);
-		co_execute(*plan, args, NULL, true, 0);
-		invariant = CStringGetTextDatum(checks[i].invariant);
-		for (r = 0; r < SPI_processed; r++)
+		if (!one || !distributed || checks[i].lookup == LOOKUP_NONE)
+			run_check(*plan, args, &checks[i], rsinfo);
+		else if (checks[i].lookup == LOOKUP_EACH_CASE)
 		{
-			Datum		values[3];
-			bool		nulls[3];
-
-			values[0] = invariant;
-			nulls[0] = false;
-			values[1] = SPI_getbinval(SPI_tuptable->vals[r],
-									  SPI_tuptable->tupdesc, 1, &nulls[1]);
-			values[2] = SPI_getbinval(SPI_tuptable->vals[r],
-									  SPI_tuptable->tupdesc, 2, &nulls[2]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-								 values, nulls);
+			foreach(lc, case_ids)
+			{
+				args[6] = Int64GetDatum(*(int64 *) lfirst(lc));
+				run_check(*plan, args, &checks[i], rsinfo);
+			}
 		}
-		SPI_freetuptable(SPI_tuptable);
+		else if (!order.isnull[OC_PAY_NO])
+		{
+			args[7] = order.v[OC_PAY_NO];
+			run_check(*plan, args, &checks[i], rsinfo);
+		}
 	}
 	error_context_stack = errcallback.previous;
 	co_finish();
