@@ -136,16 +136,19 @@ co_serving_citus(void)
 static void
 send_settings(void)
 {
-	char	   *command = settings_command();
+	char	   *command;
 	VariableSetStmt stmt;
 
+	if (!co_distributed())		/* cached: one server pays a test */
+		return;
+	command = settings_command();
 	if (command == NULL && sent_xact != MyProc->lxid)
 		return;					/* nothing set, nothing sent */
 	if (sent_xact == MyProc->lxid &&
 		sent_subxact == GetCurrentSubTransactionId() &&
 		strcmp(command ? command : "", sent_command ? sent_command : "") == 0)
 		return;
-	if (!co_distributed() || co_serving_citus())
+	if (co_serving_citus())
 		return;
 	if (command == NULL)		/* all three reset in this transaction */
 		command = pstrdup("SELECT customorder.apply_settings('', '', '');");
