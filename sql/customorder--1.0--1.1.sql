@@ -945,6 +945,17 @@ BEGIN
     PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     PERFORM pg_catalog.set_config('citus.enable_local_reference_table_foreign_keys', 'off', true);
 
+    -- The rows a populated database already holds are copied into the new
+    -- shards by COPY on the workers, where the rule triggers would judge
+    -- them as new rows ("an order starts in state paid"): the copy runs
+    -- with session_replication_role = replica, on this node and, as a
+    -- SET LOCAL that Citus passes on, on every worker connection of this
+    -- transaction (Citus passes one on from a DO block, not from a
+    -- function's own statement); origin again before actors are written
+    -- below (their trigger grants the kinds' functions).
+    PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+    DO 'BEGIN SET LOCAL session_replication_role = replica; END';
+
     FOREACH t IN ARRAY ARRAY['categories', 'shops', 'custom_approvals', 'products',
                              'scripts', 'actors', 'actor_functions', 'consumers']
     LOOP
@@ -988,6 +999,8 @@ BEGIN
             done := done OPERATOR(pg_catalog.+) 1;
         END IF;
     END LOOP;
+
+    DO 'BEGIN SET LOCAL session_replication_role = origin; END';
 
     -- Citus copies a table's rows to its placements in binary, where a
     -- regrole or regprocedure is this node's oid, which names another role
