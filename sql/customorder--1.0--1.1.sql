@@ -1038,18 +1038,20 @@ BEGIN
     -- workers through this library's executor hook (src/citus_settings.c),
     -- which must be loaded before a session's first statement: a session
     -- that only reads calls none of its functions on this node.  The
-    -- libraries the database preloads already are kept.
+    -- libraries the database preloads already are kept; set on every call,
+    -- so that Citus passes it on to a node added since.
     SELECT pg_catalog.array_agg(l) INTO libs
       FROM pg_catalog.unnest(pg_catalog.string_to_array(
                pg_catalog.replace(pg_catalog.current_setting('session_preload_libraries'), ' ', ''),
                ',')) l
      WHERE l OPERATOR(pg_catalog.<>) '';
     IF NOT ('customorder' OPERATOR(pg_catalog.=) ANY (COALESCE(libs, '{}'))) THEN
-        SELECT pg_catalog.string_agg(pg_catalog.quote_literal(l), ', ') INTO vals
-          FROM pg_catalog.unnest(pg_catalog.array_append(libs, 'customorder')) l;
-        EXECUTE pg_catalog.format('ALTER DATABASE %I SET session_preload_libraries = ',
-                                  pg_catalog.current_database()) OPERATOR(pg_catalog.||) vals;
+        libs := pg_catalog.array_append(libs, 'customorder');
     END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.quote_literal(l), ', ') INTO vals
+      FROM pg_catalog.unnest(libs) l;
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET session_preload_libraries = ',
+                              pg_catalog.current_database()) OPERATOR(pg_catalog.||) vals;
 
     -- C4: every node its own range of ids (last: it turns DDL propagation off
     -- for the rest of the transaction)
