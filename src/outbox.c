@@ -18,6 +18,11 @@
  *	  waited for or skipped).  A lease that expired is claimable again: an
  *	  unacknowledged event is delivered again, at least once in all.
  *
+ *	  Distributed (SPEC §12), deliveries are split into shards by order_id
+ *	  and Citus refuses FOR UPDATE in a query of several shards, so the one
+ *	  statement becomes a multi-shard search without locks and a router
+ *	  claim per order (claim_distributed, below).
+ *
  *-------------------------------------------------------------------------
  */
 #include "machines.h"
@@ -109,6 +114,138 @@ co_register_consumer(PG_FUNCTION_ARGS)
 }
 
 /*
+ * claim_events on Citus: the heads that the one statement of
+ * co_claim_events claims, claimed in two kinds of statements, as Citus
+ * refuses FOR UPDATE in a query of several shards.
+ *
+ * 1. Candidates: the consumer's heads whose lease is null or expired, in
+ *    event_id order, from every shard at once, without locks.  Citus
+ *    pushes the whole query down to each shard (the NOT EXISTS is
+ *    correlated on order_id, the distribution column) and merges the
+ *    shards' first rows.  A candidate may be claimed by another claimer
+ *    before step 2 reaches it, so more than are wanted are asked for.
+ * 2. Claims: for each candidate, in event_id order, until "max" are
+ *    claimed, one statement that names the order in every table reference,
+ *    so that Citus routes it to the order's shard, where FOR UPDATE SKIP
+ *    LOCKED is allowed.  It locks the delivery, rechecks on the newest
+ *    version that it is still the order's head and its lease still null or
+ *    expired (another claimer may have claimed or acked it since step 1),
+ *    leases it and returns its event, so that the claim and the read are
+ *    one round trip.  A delivery that another claimer holds locked is
+ *    skipped, never waited for, as on one server.
+ * 3. When fewer than "max" were claimed and step 1 was cut short by its
+ *    LIMIT, step 1 again for the heads after the last candidate (event_id
+ *    greater than it): the candidates skipped are held by others, like the
+ *    rows SKIP LOCKED passes over on one server.
+ *
+ * The events are put out in the order they were claimed, event_id order.
+ * Deliveries of orders made on different nodes have ids from different
+ * ranges (C4), so event_id order across orders is no longer the order of
+ * their making; within an order it is (V3 needs no more).
+ */
+static void
+claim_distributed(FunctionCallInfo fcinfo, Datum consumer, int32 max,
+				  TimestampTz now, TimestampTz until)
+{
+	static SPIPlanPtr candidates_plan = NULL;
+	static SPIPlanPtr claim_plan = NULL;
+	Oid			candidates_types[4] = {TEXTOID, INT8OID, TIMESTAMPTZOID, INT4OID};
+	Oid			claim_types[5] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		values[5];
+	int64		after = PG_INT64_MIN;
+	int32		claimed = 0;
+
+	co_connect();
+	co_prepare(&candidates_plan,
+			   "SELECT d.order_id, d.event_id FROM customorder.deliveries d "
+			   "WHERE d.consumer OPERATOR(pg_catalog.=) $1 "
+			   "AND d.event_id OPERATOR(pg_catalog.>) $2 "
+			   "AND (d.lease_until IS NULL OR d.lease_until OPERATOR(pg_catalog.<=) $3) "
+			   "AND NOT EXISTS (SELECT 1 FROM customorder.deliveries p "
+			   " WHERE p.consumer OPERATOR(pg_catalog.=) $1 "
+			   " AND p.order_id OPERATOR(pg_catalog.=) d.order_id "
+			   " AND p.event_id OPERATOR(pg_catalog.<) d.event_id) "
+			   "ORDER BY d.event_id LIMIT $4",
+			   4, candidates_types);
+	co_prepare(&claim_plan,
+			   "WITH head AS ("
+			   " SELECT d.event_id FROM customorder.deliveries d "
+			   " WHERE d.consumer OPERATOR(pg_catalog.=) $1 "
+			   " AND d.order_id OPERATOR(pg_catalog.=) $2 "
+			   " AND d.event_id OPERATOR(pg_catalog.=) $3 "
+			   " AND (d.lease_until IS NULL OR d.lease_until OPERATOR(pg_catalog.<=) $4) "
+			   " AND NOT EXISTS (SELECT 1 FROM customorder.deliveries p "
+			   "  WHERE p.consumer OPERATOR(pg_catalog.=) $1 "
+			   "  AND p.order_id OPERATOR(pg_catalog.=) $2 "
+			   "  AND p.event_id OPERATOR(pg_catalog.<) $3) "
+			   " FOR UPDATE OF d SKIP LOCKED), "
+			   "leased AS ("
+			   " UPDATE customorder.deliveries d SET lease_until = $5, "
+			   "  claims = d.claims OPERATOR(pg_catalog.+) 1 "
+			   " FROM head h WHERE d.consumer OPERATOR(pg_catalog.=) $1 "
+			   " AND d.order_id OPERATOR(pg_catalog.=) $2 "
+			   " AND d.event_id OPERATOR(pg_catalog.=) $3 "
+			   " AND h.event_id OPERATOR(pg_catalog.=) $3 "
+			   " RETURNING d.order_id, d.event_id) "
+			   "SELECT e.* FROM customorder.events e "
+			   "JOIN leased l ON l.order_id OPERATOR(pg_catalog.=) e.order_id "
+			   "AND l.event_id OPERATOR(pg_catalog.=) e.event_id "
+			   "WHERE e.order_id OPERATOR(pg_catalog.=) $2 "
+			   "AND e.event_id OPERATOR(pg_catalog.=) $3",
+			   5, claim_types);
+	for (;;)
+	{
+		int32		wanted = 2 * (max - claimed);
+		uint64		ncandidates;
+		int64	   *order_ids;
+		int64	   *event_ids;
+		uint64		i;
+
+		values[0] = consumer;
+		values[1] = Int64GetDatum(after);
+		values[2] = TimestampTzGetDatum(now);
+		values[3] = Int32GetDatum(wanted);
+		co_execute(candidates_plan, values, NULL, false, 0);
+		ncandidates = SPI_processed;
+		if (ncandidates == 0)
+			break;
+		order_ids = palloc(ncandidates * sizeof(int64));
+		event_ids = palloc(ncandidates * sizeof(int64));
+		for (i = 0; i < ncandidates; i++)
+		{
+			bool		isnull;
+
+			order_ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc,
+													   1, &isnull));
+			event_ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc,
+													   2, &isnull));
+		}
+		SPI_freetuptable(SPI_tuptable);
+
+		values[3] = TimestampTzGetDatum(now);
+		values[4] = TimestampTzGetDatum(until);
+		for (i = 0; i < ncandidates && claimed < max; i++)
+		{
+			values[1] = Int64GetDatum(order_ids[i]);
+			values[2] = Int64GetDatum(event_ids[i]);
+			co_execute(claim_plan, values, NULL, false, 0);
+			claimed += (int32) SPI_processed;
+			co_spi_to_srf(fcinfo);
+			SPI_freetuptable(SPI_tuptable);
+		}
+		after = event_ids[ncandidates - 1];
+		pfree(order_ids);
+		pfree(event_ids);
+		if (claimed >= max || ncandidates < (uint64) wanted)
+			break;
+	}
+	co_finish();
+}
+
+/*
  * claim_events(consumer, max DEFAULT 100) -> setof events: up to "max"
  * heads of orders' undelivered events, leased for customorder.claim_lease,
  * in event_id order.
@@ -137,6 +274,12 @@ co_claim_events(PG_FUNCTION_ARGS)
 	values[3] = TimestampTzGetDatum(now + (TimestampTz) claim_lease_ms * 1000);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (co_distributed())
+	{
+		claim_distributed(fcinfo, values[0], max, now,
+						  DatumGetTimestampTz(values[3]));
+		return (Datum) 0;
+	}
 	co_connect();
 	co_prepare(&plan,
 			   "WITH heads AS ("
