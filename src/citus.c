@@ -207,6 +207,36 @@ load_shard_map(Oid logical)
 }
 
 /*
+ * The index in the shard map of "logical" (*map, when not NULL) of the shard
+ * whose range holds "key"'s hash, or of a reference table's one shard; -1
+ * when there is none.
+ */
+static int
+shard_index(Oid logical, int64 key, ShardMap **map)
+{
+	ShardMap   *m = NULL;
+	int32		hash;
+	int			i;
+
+	register_invalidation();
+	for (i = 0; i < nshard_maps && m == NULL; i++)
+		if (shard_maps[i].logical == logical)
+			m = &shard_maps[i];
+	if (m == NULL)
+		m = load_shard_map(logical);
+	if (map)
+		*map = m;
+	if (m->nshards == 1 && m->shards[0].whole)
+		return 0;
+	hash = DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(key)));
+	for (i = 0; i < m->nshards; i++)
+		if (!m->shards[i].whole &&
+			hash >= m->shards[i].min && hash <= m->shards[i].max)
+			return i;
+	return -1;
+}
+
+/*
  * The relation on this node that holds "key"'s rows of the Citus table
  * "logical": for a hash-distributed table the shard whose range holds the
  * key's hash, for a reference table its one shard (key unused).
@@ -222,24 +252,24 @@ load_shard_map(Oid logical)
 Oid
 co_local_placement(Oid logical, int64 key)
 {
-	ShardMap   *map = NULL;
-	int32		hash;
-	int			i;
+	ShardMap   *map;
+	int			shard = shard_index(logical, key, &map);
 
-	register_invalidation();
-	for (i = 0; i < nshard_maps && map == NULL; i++)
-		if (shard_maps[i].logical == logical)
-			map = &shard_maps[i];
-	if (map == NULL)
-		map = load_shard_map(logical);
-	if (map->nshards == 1 && map->shards[0].whole)
-		return map->shards[0].relid;
-	hash = DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(key)));
-	for (i = 0; i < map->nshards; i++)
-		if (!map->shards[i].whole &&
-			hash >= map->shards[i].min && hash <= map->shards[i].max)
-			return map->shards[i].relid;
-	return InvalidOid;
+	return shard < 0 ? InvalidOid : map->shards[shard].relid;
+}
+
+/*
+ * The shard of the Citus table "logical" that holds "key"'s rows, as an
+ * index that tells shards apart: two keys of the same index are in one
+ * shard, so a statement that names only those keys in every reference to
+ * the table (and its colocated tables) is a router statement.  -1 when no
+ * shard's range holds the key's hash, or "logical" has no shards.  The
+ * caller checks that the database is distributed (co_distributed).
+ */
+int
+co_shard_of(Oid logical, int64 key)
+{
+	return shard_index(logical, key, NULL);
 }
 
 /*

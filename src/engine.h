@@ -164,6 +164,7 @@ extern bool co_distributed(void);
 extern void co_install_settings_hook(void);
 extern bool co_serving_citus(void);
 extern Oid	co_local_placement(Oid logical, int64 key);
+extern int	co_shard_of(Oid logical, int64 key);
 
 /* A kept plan of a reference table's query, or of this node's placement */
 typedef struct CoReferencePlan
