@@ -297,9 +297,9 @@ COMMIT;
 
 -- V3, the outbox, on the cluster: claim_events() finds the heads of the
 -- orders' undelivered events on every shard without locks, then claims
--- each with a router statement on its order's shard (FOR UPDATE SKIP
--- LOCKED, head and lease rechecked there); ack_events() deletes deliveries
--- of several shards in one statement.  Three orders on shards of both
+-- them with one router statement per shard (FOR UPDATE SKIP LOCKED, head
+-- and lease rechecked there); ack_events() deletes deliveries of several
+-- shards in one statement.  Three orders on shards of both
 -- workers: v1 placed, shipped and signed, v2 placed and shipped, v3 placed.
 SELECT register_consumer('citus_mailer');
 SET customorder.clock = '2026-06-01 10:00+00';
@@ -315,66 +315,69 @@ SELECT ship(:v1, 'SF701'), ship(:v2, 'SF702');
 SET customorder.clock = '2026-06-02 10:00+00';
 SET customorder.buyer_id = 7401;
 SELECT mark_signed(:v1);
-CREATE TABLE public.claimed (call int, n bigint, order_id bigint, event_id bigint, action text);
-CREATE FUNCTION public.claim(call int, max int) RETURNS SETOF public.claimed
-LANGUAGE sql AS $$
-    INSERT INTO public.claimed
-    SELECT call, c.ordinality, c.order_id, c.event_id, c.action
-      FROM customorder.claim_events('citus_mailer', max) WITH ORDINALITY c
-    RETURNING *
-$$;
--- the events each call returned (n: its place in the result; o names the
--- order): each call's in event_id order, and each order's in the order
--- they happened, never before one its order had handed out earlier (a
--- redelivery repeats the same)
-CREATE VIEW public.claims AS
-SELECT c.call, c.n, CASE c.order_id WHEN :v1 THEN 'v1' WHEN :v2 THEN 'v2'
-                                    WHEN :v3 THEN 'v3' END AS o,
-       c.action,
-       c.event_id >= ALL (SELECT p.event_id FROM public.claimed p
-                           WHERE p.call < c.call AND p.order_id = c.order_id)
-           AS in_its_orders_order,
-       c.event_id > ALL (SELECT p.event_id FROM public.claimed p
-                          WHERE p.call = c.call AND p.n < c.n) AS in_event_id_order
-  FROM public.claimed c;
+-- (helpers of this session only, a temp table and prepared statements:
+-- Citus would propagate a function or view to the workers, and warn)
+-- claim(call, max): one call of claim_events, its events kept in claimed:
+-- n, the event's place in the result; o names the order; each call's
+-- events in event_id order, and each order's in the order they happened,
+-- never before one its order handed out earlier (a redelivery repeats it)
+CREATE TEMP TABLE claimed (call int, n bigint, o text, action text,
+                           order_id bigint, event_id bigint,
+                           in_its_orders_order boolean, in_event_id_order boolean);
+PREPARE claim(int, int) AS
+WITH c AS (SELECT * FROM customorder.claim_events('citus_mailer', $2) WITH ORDINALITY),
+ins AS (
+    INSERT INTO claimed
+    SELECT $1, c.ordinality,
+           CASE c.order_id WHEN :v1 THEN 'v1' WHEN :v2 THEN 'v2' WHEN :v3 THEN 'v3' END,
+           c.action, c.order_id, c.event_id,
+           c.event_id >= ALL (SELECT p.event_id FROM claimed p WHERE p.order_id = c.order_id),
+           c.event_id > ALL (SELECT p.event_id FROM c p WHERE p.ordinality < c.ordinality)
+      FROM c
+    RETURNING 1)
+SELECT count(*) AS claimed FROM ins;
+PREPARE claims(int) AS
+SELECT n, o, action, in_its_orders_order, in_event_id_order
+  FROM claimed WHERE call = $1 ORDER BY n;
 -- the consumer's deliveries; nth: the event's place among its order's
 -- undelivered ones
-CREATE VIEW public.undelivered AS
+PREPARE undelivered AS
 SELECT CASE d.order_id WHEN :v1 THEN 'v1' WHEN :v2 THEN 'v2'
                        WHEN :v3 THEN 'v3' END AS o,
        row_number() OVER (PARTITION BY d.order_id ORDER BY d.event_id) AS nth,
        e.action, d.lease_until, d.claims
   FROM customorder.deliveries d JOIN customorder.events e USING (order_id, event_id)
- WHERE d.consumer = 'citus_mailer';
-SELECT * FROM undelivered ORDER BY o, nth;
+ WHERE d.consumer = 'citus_mailer'
+ ORDER BY o, nth;
+EXECUTE undelivered;
 SET customorder.claim_lease = '60s';
 -- the first call, at most 2: two orders' first events
 SET customorder.clock = '2026-06-03 10:00:00+00';
-SELECT count(*) AS claimed FROM claim(1, 2);
-SELECT * FROM claims WHERE call = 1 ORDER BY n;
+EXECUTE claim(1, 2);
+EXECUTE claims(1);
 -- a second claimer while those leases run: their orders' heads are leased
 -- and their later events are not heads: the other order's first event only;
 -- then nothing
 SET customorder.clock = '2026-06-03 10:00:30+00';
-SELECT count(*) AS claimed FROM claim(2, 10);
-SELECT * FROM claims WHERE call = 2 ORDER BY n;
-SELECT count(*) AS claimed FROM claim(3, 10);
+EXECUTE claim(2, 10);
+EXECUTE claims(2);
+EXECUTE claim(3, 10);
 -- the first call's events acknowledged (two shards, one DELETE); again,
 -- nothing more
-SELECT ack_events('citus_mailer', ARRAY(SELECT event_id FROM public.claimed WHERE call = 1)) AS acked;
-SELECT ack_events('citus_mailer', ARRAY(SELECT event_id FROM public.claimed WHERE call = 1)) AS acked_again;
+SELECT ack_events('citus_mailer', ARRAY(SELECT event_id FROM claimed WHERE call = 1)) AS acked;
+SELECT ack_events('citus_mailer', ARRAY(SELECT event_id FROM claimed WHERE call = 1)) AS acked_again;
 -- the next events of their orders are heads now (v3 has none); the second
 -- call's order's are not: its head is leased
 SET customorder.clock = '2026-06-03 10:00:40+00';
-SELECT count(*) AS claimed FROM claim(4, 10);
-SELECT * FROM claims WHERE call = 4 ORDER BY n;
+EXECUTE claim(4, 10);
+EXECUTE claims(4);
 -- the second claimer crashed: its lease expired at 10:01:30 and its event
--- is handed out again (at least once); the fourth call's still run
+-- is handed out again (at least once); the fourth call's lease still runs
 SET customorder.clock = '2026-06-03 10:01:30+00';
-SELECT count(*) AS claimed FROM claim(5, 10);
-SELECT * FROM claims WHERE call = 5 ORDER BY n;
-SELECT * FROM undelivered ORDER BY o, nth;
-SELECT ack_events('citus_mailer', ARRAY(SELECT event_id FROM public.claimed WHERE call IN (4, 5))) AS acked;
+EXECUTE claim(5, 10);
+EXECUTE claims(5);
+EXECUTE undelivered;
+SELECT ack_events('citus_mailer', ARRAY(SELECT event_id FROM claimed WHERE call IN (4, 5))) AS acked;
 -- the heads left, claimed on a worker (Citus lets every node take
 -- queries; no customorder.clock is set there)
 SELECT w.success, w.result AS claimed_on_worker
@@ -383,17 +386,22 @@ SELECT w.success, w.result AS claimed_on_worker
          ARRAY[$$SELECT string_agg(e.action, ',') FROM customorder.claim_events('citus_mailer') e$$],
          false) w
  WHERE n.groupid = 1;
-SELECT o, nth, action, lease_until IS NOT NULL AS leased, claims
-  FROM undelivered ORDER BY o, nth;
+SELECT CASE d.order_id WHEN :v1 THEN 'v1' WHEN :v2 THEN 'v2'
+                       WHEN :v3 THEN 'v3' END AS o,
+       e.action, d.lease_until IS NOT NULL AS leased, d.claims
+  FROM customorder.deliveries d JOIN customorder.events e USING (order_id, event_id)
+ WHERE d.consumer = 'citus_mailer'
+ ORDER BY o, d.event_id;
 SELECT ack_events('citus_mailer', ARRAY(SELECT event_id FROM deliveries WHERE consumer = 'citus_mailer')) AS acked;
-SELECT count(*) AS claimed FROM claim(6, 10);
+EXECUTE claim(6, 10);
 SELECT count(*) AS undelivered FROM deliveries WHERE consumer = 'citus_mailer';
-SELECT call, count(*) AS events FROM public.claimed GROUP BY call ORDER BY call;
+SELECT call, count(*) AS events FROM claimed GROUP BY call ORDER BY call;
 SELECT bool_and(in_its_orders_order) AS each_order_in_order,
        bool_and(in_event_id_order) AS each_call_in_event_id_order
-  FROM claims;
-DROP VIEW public.claims, public.undelivered;
-DROP FUNCTION public.claim(int, int);
-DROP TABLE public.claimed;
+  FROM claimed;
+DEALLOCATE claim;
+DEALLOCATE claims;
+DEALLOCATE undelivered;
+DROP TABLE claimed;
 
 SELECT * FROM verify();
