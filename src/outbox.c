@@ -21,7 +21,7 @@
  *	  Distributed (SPEC §12), deliveries are split into shards by order_id
  *	  and Citus refuses FOR UPDATE in a query of several shards, so the one
  *	  statement becomes a multi-shard search without locks and a router
- *	  claim per order (claim_distributed, below).
+ *	  claim per shard (claim_distributed, below).
  *
  *-------------------------------------------------------------------------
  */
