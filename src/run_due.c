@@ -12,10 +12,11 @@
  *	  matches once it commits (its due_at has moved or gone, its late_at is
  *	  stamped), so no expiry applies twice.  Citus refuses a locking clause
  *	  on a query of every shard, so distributed (SPEC §12) the scans only
- *	  find candidates, and each expiry locks its own row on the order's shard
- *	  as it is applied (a router query): a candidate a concurrent caller
- *	  applied meanwhile is refused there (its due_at moved, its late_at is
- *	  stamped) and skipped.
+ *	  find candidates, and each is applied after its order is locked on the
+ *	  order's shard FOR UPDATE SKIP LOCKED (a router query): one a
+ *	  concurrent caller holds is skipped, not waited for, and one it applied
+ *	  meanwhile is refused there (its due_at moved, its late_at is stamped)
+ *	  and skipped.
  *	  Each expiry runs in a subtransaction: one the rules refuse (its state
  *	  moved on) is skipped, never an error for the others.
  *
@@ -213,6 +214,33 @@ apply_one(const DueItem *item)
 }
 
 /*
+ * Distributed: lock a candidate's order on its shard (a router query),
+ * or skip the candidate while another transaction holds the order, as the
+ * scans' SKIP LOCKED do on one server: a concurrent run_due applying it
+ * is passed over, not waited for.
+ */
+static bool
+lock_candidate(int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		locked;
+
+	values[0] = Int64GetDatum(order_id);
+	co_connect();
+	co_prepare(&plan,
+			   "SELECT 1 FROM customorder.orders o "
+			   "WHERE o.order_id OPERATOR(pg_catalog.=) $1 "
+			   "FOR UPDATE OF o SKIP LOCKED",
+			   1, argtypes);
+	co_execute(plan, values, NULL, false, 1);
+	locked = SPI_processed == 1;
+	co_finish();
+	return locked;
+}
+
+/*
  * run_due(max_actions integer DEFAULT 1000) -> integer: how many passed
  * deadlines it applied, at most max_actions, oldest first.
  */
@@ -244,7 +272,8 @@ co_run_due(PG_FUNCTION_ARGS)
 	n = collect_due(1, now, max, items, n);
 	qsort(items, n, sizeof(DueItem), due_cmp);
 	for (i = 0; i < n && applied < max; i++)
-		if (apply_one(&items[i]))
+		if ((!co_distributed() || lock_candidate(items[i].order_id)) &&
+			apply_one(&items[i]))
 			applied++;
 	PG_RETURN_INT32(applied);
 }

@@ -159,8 +159,10 @@ ROLLBACK;
 -- (7 days) of the desk and the chair in production has passed.  This
 -- session applies both and keeps its transaction open; a second session
 -- (dblink) finds the same candidates (the scan locks nothing on Citus),
--- waits for the first row on its order's shard, and once this one commits
--- is refused there and skips both: it applies nothing.
+-- tries to lock each one's order on its shard FOR UPDATE SKIP LOCKED and
+-- skips both, without waiting for this one: it applies nothing, while
+-- this transaction is still open (as the scans' SKIP LOCKED on one
+-- server).
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT dblink_connect('vf_b', format('host=%s port=%s dbname=%s user=%s',
                                      split_part(current_setting('unix_socket_directories'), ',', 1),
@@ -170,17 +172,19 @@ BEGIN;
 SELECT run_due(1000) AS applied_here;
 SELECT dblink_exec('vf_b', format('SET customorder.clock = %L', :'t_8d'));
 SELECT dblink_send_query('vf_b', 'SELECT customorder.run_due(1000)');
--- wait (up to 30 s) until the second session waits for this one's lock
+-- wait (up to 30 s) until the second session has answered
 DO $$
 BEGIN
     FOR i IN 1..300 LOOP
-        EXIT WHEN EXISTS (SELECT 1 FROM citus_lock_waits);
+        EXIT WHEN dblink_is_busy('vf_b') = 0;
         PERFORM pg_sleep(0.1);
     END LOOP;
 END $$;
-SELECT count(*) > 0 AS other_waits FROM citus_lock_waits;
-COMMIT;
+SELECT dblink_is_busy('vf_b') = 0 AS answered_before_this_commits,
+       count(*) AS lock_waits
+  FROM citus_lock_waits;
 SELECT applied AS applied_there FROM dblink_get_result('vf_b') AS r(applied integer);
+COMMIT;
 SELECT dblink_disconnect('vf_b');
 SELECT n.name, count(*) AS mark_late_events
   FROM vf_orders n JOIN events e USING (order_id)
