@@ -1532,8 +1532,14 @@ def op_raw_case_change(s):
             ("comm_reason", s.text(COMM_REASONS)), ("reject_reason", s.text(REJECT_REASONS)),
             ("communicated_at", s.timestamp()), ("proof_bundle_id", s.hostile_id()),
             ("reason", s.text(REASONS)), ("kind", s.text(KINDS)), ("order_id", s.order_id(ORDER_STATES))])
-        raw(s, "raw_case_" + col, "UPDATE customorder.aftersales SET %s = %%s::%s WHERE aftersale_id = %%s::bigint"
-            % (col, v.t), [v, cid])
+        ok, _ = raw(s, "raw_case_" + col,
+                    "UPDATE customorder.aftersales SET %s = %%s::%s WHERE aftersale_id = %%s::bigint"
+                    % (col, v.t), [v, cid])
+        # a raw proposed_amount the rules took is the raw form of
+        # propose_refund_amount (its event says so): the buyer may accept it
+        if ok and col == "proposed_amount" and v.v is not None and cid.v and cid.v.isdigit() \
+                and len(cid.v) < 18:
+            s.log("propose_refund_amount", int(cid.v), str(v.v))
     else:
         raw(s, "raw_case_delete", "DELETE FROM customorder.aftersales WHERE aftersale_id = %s::bigint", [cid])
 
