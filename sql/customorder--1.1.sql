@@ -1081,6 +1081,16 @@ CREATE TRIGGER presses_arrive
 REVOKE ALL ON customorder.presses FROM PUBLIC;
 REVOKE ALL ON FUNCTION customorder.press_arrives() FROM PUBLIC;
 
+-- V3 on Citus: an event a raw change appends on a worker leaves a notice
+-- there, which the node the client is connected to deletes and NOTIFYs
+-- before it commits (src/citus_settings.c); a press notifies by itself.
+-- Colocated with orders, empty between transactions; on one server unused.
+CREATE TABLE customorder.notices (
+    order_id bigint NOT NULL,
+    token bigint NOT NULL
+);
+REVOKE ALL ON customorder.notices FROM PUBLIC;
+
 -- C5: this session's customorder.clock, shop_id and buyer_id for the work a
 -- worker does on its behalf (src/citus_settings.c).  The coordinator sends
 -- it at the start of each worker connection's transaction, as the current
@@ -1211,7 +1221,7 @@ BEGIN
     END LOOP;
     FOREACH t IN ARRAY ARRAY['orders', 'evidence_bundles', 'evidence_items',
                              'aftersales', 'communications', 'events',
-                             'deliveries', 'refunds', 'presses']
+                             'deliveries', 'refunds', 'presses', 'notices']
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
                         WHERE logicalrelid OPERATOR(pg_catalog.=)

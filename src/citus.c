@@ -397,7 +397,10 @@ void
 co_upload_send(int64 order_id, const char *button)
 {
 	if (co_distributed())
+	{
 		presses_insert(order_id, 0, CO_UPLOAD, 0, button, 0);
+		co_notice_button(order_id);
+	}
 }
 
 /*

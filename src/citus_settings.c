@@ -29,6 +29,18 @@
  *	  superuser, or one granted SET on customorder.clock); another's work on
  *	  a worker runs on the wall clock.
  *
+ *	  V3's NOTIFY of the events a raw change appends rides on the same
+ *	  command.  A press notifies from the node it was pressed on
+ *	  (engine.c), but a raw change's events are appended by the triggers on
+ *	  the workers, whose transaction may be prepared for two-phase commit
+ *	  (which NOTIFY forbids), and the node the client is connected to does
+ *	  not learn which orders they were.  So a transaction that changes an
+ *	  order-scoped table outside a press carries a random token to the
+ *	  workers (customorder.notice_token); each event appended there outside
+ *	  a press leaves a row (order_id, token) in customorder.notices, on the
+ *	  order's shard; and before this node commits, it deletes its token's
+ *	  rows and notifies each order they name.  A press pays none of this.
+ *
  *	  Citus's functions are looked up in citus.so by name: they are
  *	  exported, but Citus installs no headers.
  *
@@ -38,6 +50,9 @@
 #include "engine.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -46,7 +61,9 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(co_apply_settings);
 
@@ -70,6 +87,17 @@ static SubTransactionId sent_subxact = InvalidSubTransactionId;
 /* Set while the hook itself runs queries (co_distributed) */
 static bool in_settings_hook = false;
 
+/* customorder.notice_token: a worker's, for the transaction; "" none */
+static char *notice_token_setting = NULL;
+
+/* The token this node's transaction gave the workers, and when */
+static int64 notice_token = 0;
+static LocalTransactionId notice_xact = InvalidLocalTransactionId;
+
+/* The statement of a button that notifies its own order (co_notice_button) */
+static LocalTransactionId upload_xact = InvalidLocalTransactionId;
+static TimestampTz upload_statement = 0;
+
 /* The text of a GUC as this session has it, "" when unset */
 static const char *
 setting_text(const char *name)
@@ -91,11 +119,60 @@ settings_command(void)
 	const char *shop_id = setting_text("customorder.shop_id");
 	const char *buyer_id = setting_text("customorder.buyer_id");
 
-	if (clock[0] == '\0' && shop_id[0] == '\0' && buyer_id[0] == '\0')
+	bool		token = notice_xact == MyProc->lxid;
+
+	if (clock[0] == '\0' && shop_id[0] == '\0' && buyer_id[0] == '\0' && !token)
 		return NULL;
-	return psprintf("SELECT customorder.apply_settings(%s, %s, %s);",
+	return psprintf("SELECT customorder.apply_settings(%s, %s, %s);%s",
 					quote_literal_cstr(clock), quote_literal_cstr(shop_id),
-					quote_literal_cstr(buyer_id));
+					quote_literal_cstr(buyer_id),
+					token ? psprintf("SET LOCAL customorder.notice_token = '" INT64_FORMAT "';",
+									 notice_token) : "");
+}
+
+/*
+ * Does this statement change a table whose triggers append events, outside
+ * a press (a raw change, whose events the workers append without one)?
+ * Presses, and the buttons that write outside one, notify their own order.
+ */
+static bool
+raw_change(QueryDesc *queryDesc)
+{
+	PlannedStmt *stmt = queryDesc->plannedstmt;
+	Oid			nsp;
+	ListCell   *lc;
+
+	if (queryDesc->operation != CMD_INSERT && queryDesc->operation != CMD_UPDATE &&
+		queryDesc->operation != CMD_DELETE)
+		return false;
+	if (stmt == NULL || co_press_current() != NULL)
+		return false;
+	if (upload_xact == MyProc->lxid &&
+		upload_statement == GetCurrentStatementStartTimestamp())
+		return false;
+
+	/*
+	 * The tables of the statement's range table: Citus's plan of a
+	 * distributed statement has no result relation, but keeps the table's
+	 * entry.  (A statement that only reads one of them, changing another
+	 * table, gets a token that finds no notice.)
+	 */
+	nsp = get_namespace_oid(CO_SCHEMA, true);
+	foreach(lc, stmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		char	   *relname;
+
+		if (rte->rtekind != RTE_RELATION || get_rel_namespace(rte->relid) != nsp)
+			continue;
+		relname = get_rel_name(rte->relid);
+		if (relname != NULL &&
+			(strcmp(relname, "orders") == 0 || strcmp(relname, "aftersales") == 0 ||
+			 strcmp(relname, "evidence_bundles") == 0 ||
+			 strcmp(relname, "evidence_items") == 0 || strcmp(relname, "refunds") == 0))
+			return true;
+	}
+	return false;
 }
 
 /* Look Citus's functions up in citus.so (loaded: Citus is preloaded) */
@@ -175,6 +252,14 @@ settings_executor_start(QueryDesc *queryDesc, int eflags)
 		in_settings_hook = true;
 		PG_TRY();
 		{
+			if (notice_xact != MyProc->lxid && co_distributed() &&
+				raw_change(queryDesc) && !co_serving_citus())
+			{
+				/* a token unlikely to be another transaction's */
+				if (!pg_strong_random(&notice_token, sizeof(notice_token)))
+					notice_token = (int64) GetCurrentTimestamp() ^ MyProcPid;
+				notice_xact = MyProc->lxid;
+			}
 			send_settings();
 		}
 		PG_FINALLY();
@@ -189,12 +274,107 @@ settings_executor_start(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
-/* Install the hook (_PG_init) */
+/*
+ * Before this node commits a transaction that gave the workers a token:
+ * delete the token's notices (their events are committed with them) and
+ * notify each order they name (V3).  Runs before Citus's own pre-commit
+ * (its callback was registered first, and callbacks run newest first), so
+ * the DELETE is one more statement of the distributed transaction.
+ */
+static void
+notices_xact_callback(XactEvent event, void *arg)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	uint64		r;
+	bool		isnull;
+
+	if (notice_xact != MyProc->lxid)
+		return;
+	if (event != XACT_EVENT_PRE_COMMIT)
+	{
+		if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT)
+			notice_xact = InvalidLocalTransactionId;
+		return;
+	}
+	notice_xact = InvalidLocalTransactionId;
+	values[0] = Int64GetDatum(notice_token);
+	PushActiveSnapshot(GetTransactionSnapshot());	/* none at commit */
+	co_connect();
+	co_execute(co_prepare(&plan,
+						  "DELETE FROM customorder.notices n "
+						  "WHERE n.token OPERATOR(pg_catalog.=) $1 RETURNING n.order_id",
+						  1, argtypes),
+			   values, NULL, false, 0);
+	for (r = 0; r < SPI_processed; r++)
+		Async_Notify("customorder_events",
+					 psprintf(INT64_FORMAT,
+							  DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+														  SPI_tuptable->tupdesc,
+														  1, &isnull))));
+	co_finish();
+	PopActiveSnapshot();
+}
+
+/*
+ * Worker side: an event of order "order_id" was appended outside a press;
+ * with the transaction's token, leave the notice its coordinator reads.
+ */
+void
+co_notice_record(int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	if (notice_token_setting == NULL || notice_token_setting[0] == '\0' ||
+		co_press_current() != NULL)
+		return;
+	values[0] = Int64GetDatum(order_id);
+	values[1] = Int64GetDatum(pg_strtoint64(notice_token_setting));
+	co_connect();
+	co_execute(co_prepare(&plan,
+						  "INSERT INTO customorder.notices (order_id, token) VALUES ($1, $2)",
+						  2, argtypes),
+			   values, NULL, false, 0);
+	co_finish();
+}
+
+/*
+ * A button writes order "order_id"'s rows outside a press in this
+ * statement (an evidence upload, a verdict): it notifies that order itself,
+ * so those writes are no raw change.  Distributed only.
+ */
+void
+co_notice_button(int64 order_id)
+{
+	upload_xact = MyProc->lxid;
+	upload_statement = GetCurrentStatementStartTimestamp();
+	Async_Notify("customorder_events", psprintf(INT64_FORMAT, order_id));
+}
+
+/* customorder.notice_token (_PG_init, before the prefix is reserved) */
+void
+co_define_settings_gucs(void)
+{
+	DefineCustomStringVariable("customorder.notice_token",
+							   "The token of the transaction's raw changes (Citus; set by the coordinator).",
+							   NULL,
+							   &notice_token_setting,
+							   "",
+							   PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+}
+
+/* Install the hook and the commit callback (_PG_init) */
 void
 co_install_settings_hook(void)
 {
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = settings_executor_start;
+	RegisterXactCallback(notices_xact_callback, NULL);
 }
 
 /* Apply one setting for this transaction; an empty value resets it */

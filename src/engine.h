@@ -163,6 +163,9 @@ extern bool co_distributed(void);
 /* citus_settings.c (C5): the session's settings carried to the workers */
 extern void co_install_settings_hook(void);
 extern bool co_serving_citus(void);
+extern void co_define_settings_gucs(void);
+extern void co_notice_record(int64 order_id);
+extern void co_notice_button(int64 order_id);
 extern Oid	co_local_placement(Oid logical, int64 key);
 extern int	co_shard_of(Oid logical, int64 key);
 

@@ -571,16 +571,21 @@ co_event_append(int64 order_id, int64 aftersale_id, const char *machine,
 
 /*
  * NOTIFY customorder_events (V3), from the node the client is connected
- * to.  Distributed, this trigger runs on a worker, whose transaction may
- * be prepared for a two-phase commit, which NOTIFY forbids, and whose
- * listeners are nobody's: the button notifies on its own node instead
- * (co_press_execute).
+ * to.  Distributed, this trigger may run on a worker serving that node,
+ * whose transaction may be prepared for a two-phase commit, which NOTIFY
+ * forbids, and whose listeners are nobody's: a press notifies on the
+ * client's node (co_press_execute), and an event appended outside a press
+ * leaves a notice for that node to notify (citus_settings.c).  In the
+ * client's own backend (a shard of this node) it notifies here.
  */
 void
 co_event_notify(int64 order_id)
 {
-	if (co_distributed())
+	if (co_distributed() && co_serving_citus())
+	{
+		co_notice_record(order_id);
 		return;
+	}
 	Async_Notify("customorder_events", psprintf(INT64_FORMAT, order_id));
 }
 

@@ -25,6 +25,7 @@ _PG_init(void)
 	co_define_worker_gucs();
 	co_define_actor_gucs();
 	co_define_outbox_gucs();
+	co_define_settings_gucs();
 	co_define_clock_guc();
 	co_register_worker();
 	co_install_settings_hook();

@@ -344,6 +344,8 @@ co_review_evidence(PG_FUNCTION_ARGS)
 					approve ? ACT_REVIEW_APPROVE : ACT_REVIEW_REJECT, &order);
 
 	co_connect();
+	if (co_distributed())
+		co_notice_button(ORD_ID(&order));	/* V3: its events' NOTIFY */
 	plan = co_prepare(&plan,
 					  "UPDATE customorder.evidence_bundles b "
 					  "SET review_state = $3, review_note = $4 "

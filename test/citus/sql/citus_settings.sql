@@ -57,3 +57,62 @@ RESET ROLE;
 SELECT revoke_actor('regress_co_c5_merchant', 'merchant');
 DROP OWNED BY regress_co_c5_merchant;
 DROP ROLE regress_co_c5_merchant;
+
+-- V3: a raw change's events are announced by NOTIFY customorder_events too,
+-- from this node (the triggers append them on the workers, in transactions
+-- Citus may commit in two phases): the workers leave notices, and this node
+-- deletes them and notifies before it commits.  A second session listens.
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('listener', format('host=%s port=%s dbname=%s user=%s',
+                                         split_part(current_setting('unix_socket_directories'), ',', 1),
+                                         current_setting('port'), current_database(), current_user));
+SELECT dblink_exec('listener', 'LISTEN customorder_events');
+-- heard(n): the payloads the listener has received, waiting (up to 5 s)
+-- until there are n
+CREATE FUNCTION public.heard(want integer) RETURNS SETOF bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    got bigint[] := '{}';
+BEGIN
+    FOR i IN 1..50 LOOP
+        got := got || ARRAY(SELECT extra::bigint FROM dblink_get_notify('listener'));
+        EXIT WHEN coalesce(array_length(got, 1), 0) >= want;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+    RETURN QUERY SELECT DISTINCT unnest(got) ORDER BY 1;
+END $$;
+SET customorder.clock = '2027-02-01 10:00+00';
+CREATE TEMP TABLE n_orders AS
+SELECT place_order(1, 7401 + g, 2000.00) AS order_id FROM generate_series(1, 4) g;
+SELECT count(*) AS a_press_notifies FROM heard(4) h JOIN n_orders o ON o.order_id = h;
+-- two of them whose shards are on different workers
+SELECT a.order_id AS ra, b.order_id AS rb
+  FROM n_orders a, n_orders b,
+       LATERAL (SELECT p.nodeport FROM pg_dist_shard_placement p
+                 WHERE p.shardid = get_shard_id_for_distribution_column('customorder.orders', a.order_id)) wa,
+       LATERAL (SELECT p.nodeport FROM pg_dist_shard_placement p
+                 WHERE p.shardid = get_shard_id_for_distribution_column('customorder.orders', b.order_id)) wb
+ WHERE wa.nodeport < wb.nodeport
+ ORDER BY a.order_id, b.order_id LIMIT 1 \gset
+-- a raw change of one order, outside a transaction block
+SET customorder.clock = '2027-02-01 12:00+00';
+UPDATE orders SET state = 'in_production' WHERE order_id = :ra;
+SELECT h = :ra AS raw_change_notifies FROM heard(1) h;
+UPDATE orders SET state = 'in_production' WHERE order_id = :rb;
+SELECT h = :rb AS again FROM heard(1) h;
+-- one raw statement over two orders on two workers (Citus commits it in
+-- two phases)
+UPDATE orders SET state = 'shipped', tracking_no = 'SF-N' WHERE order_id IN (:ra, :rb);
+SELECT count(*) = 2 AND bool_and(h IN (:ra, :rb)) AS both_orders_notified
+  FROM heard(2) h;
+-- a raw change rolled back announces nothing; the notices are gone
+BEGIN;
+UPDATE orders SET state = 'signed' WHERE order_id = :ra;
+ROLLBACK;
+SELECT mark_signed(:rb);
+SELECT h = :rb AS only_the_press FROM heard(1) h;
+SELECT count(*) AS notices_left FROM customorder.notices;
+SELECT dblink_disconnect('listener');
+DROP FUNCTION public.heard(integer);
+RESET customorder.clock;
+SELECT * FROM verify();
