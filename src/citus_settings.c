@@ -108,9 +108,10 @@ setting_text(const char *name)
 }
 
 /*
- * The command that gives a worker connection this session's settings, or
- * NULL when none is set.  The values are quoted literals of settings that
- * their check hooks already validated (a timestamp, two numbers).
+ * The command that gives a worker connection this session's settings and
+ * the transaction's notice token, or NULL when there are none.  The values
+ * are quoted literals of settings that their check hooks already validated
+ * (a timestamp, two numbers) and a number.
  */
 static char *
 settings_command(void)
@@ -118,7 +119,6 @@ settings_command(void)
 	const char *clock = setting_text("customorder.clock");
 	const char *shop_id = setting_text("customorder.shop_id");
 	const char *buyer_id = setting_text("customorder.buyer_id");
-
 	bool		token = notice_xact == MyProc->lxid;
 
 	if (clock[0] == '\0' && shop_id[0] == '\0' && buyer_id[0] == '\0' && !token)
