@@ -865,7 +865,8 @@ END $$;
 -- 1 .. 2^48 - 1; the node of group g draws from g * 2^48, the rule Citus
 -- applies to the sequences it creates itself (the extension created its
 -- own on every node).  Run on every node by distribute(); idempotent.
-CREATE FUNCTION customorder.set_node_id_range() RETURNS integer
+CREATE FUNCTION customorder.set_node_id_range(events_floor bigint DEFAULT 0)
+    RETURNS integer
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     grp bigint;
@@ -886,11 +887,30 @@ BEGIN
                 ELSE grp OPERATOR(pg_catalog.*) 281474976710656 END;
     high := (grp OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.*) 281474976710656
             OPERATOR(pg_catalog.-) 1;
+    -- events: every node draws from one range, the node's group in an id's
+    -- low bits (src/events.c), at least events_floor (above the ids of the
+    -- events a populated database had when distributed)
+    seq := pg_catalog.pg_get_serial_sequence('customorder.events', 'event_id')::pg_catalog.regclass;
+    SELECT COALESCE(s.last_value, 0), s.max_value INTO last, top
+      FROM pg_catalog.pg_sequences s
+     WHERE pg_catalog.format('%I.%I', s.schemaname, s.sequencename)::pg_catalog.regclass
+           OPERATOR(pg_catalog.=) seq;
+    IF top OPERATOR(pg_catalog.<>) 9007199254740991 THEN
+        EXECUTE pg_catalog.format('ALTER SEQUENCE %s MINVALUE 1 MAXVALUE 9007199254740991', seq);
+        changed := changed OPERATOR(pg_catalog.+) 1;
+    END IF;
+    IF last OPERATOR(pg_catalog.<) events_floor THEN
+        EXECUTE pg_catalog.format('ALTER SEQUENCE %s RESTART WITH %s', seq, events_floor);
+        changed := changed OPERATOR(pg_catalog.+) 1;
+    END IF;
     FOR seq, last, top IN
         SELECT pg_catalog.format('%I.%I', s.schemaname, s.sequencename)::pg_catalog.regclass,
                COALESCE(s.last_value, 0), s.max_value
           FROM pg_catalog.pg_sequences s
          WHERE s.schemaname OPERATOR(pg_catalog.=) 'customorder'
+           AND pg_catalog.format('%I.%I', s.schemaname, s.sequencename)::pg_catalog.regclass
+               OPERATOR(pg_catalog.<>)
+               pg_catalog.pg_get_serial_sequence('customorder.events', 'event_id')::pg_catalog.regclass
          ORDER BY 1
     LOOP
         IF top OPERATOR(pg_catalog.<>) high THEN
@@ -907,7 +927,7 @@ BEGIN
     END LOOP;
     RETURN changed;
 END $$;
-REVOKE ALL ON FUNCTION customorder.set_node_id_range() FROM PUBLIC;
+REVOKE ALL ON FUNCTION customorder.set_node_id_range(bigint) FROM PUBLIC;
 
 -- C1: distribute by order_id on a Citus cluster (superuser, coordinator).
 -- Configuration tables become reference tables, order-scoped tables are
@@ -922,6 +942,7 @@ DECLARE
     k text;
     vals text;
     libs text[];
+    floor bigint;
     done integer := 0;
 BEGIN
     IF shard_count IS NULL THEN
@@ -1063,10 +1084,14 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET session_preload_libraries = ',
                               pg_catalog.current_database()) OPERATOR(pg_catalog.||) vals;
 
-    -- C4: every node its own range of ids (last: it turns DDL propagation off
-    -- for the rest of the transaction)
-    PERFORM customorder.set_node_id_range();
-    PERFORM pg_catalog.run_command_on_workers('SELECT customorder.set_node_id_range()');
+    -- C4: every node its own range of ids, and event ids above every event's
+    -- so far (last: it turns DDL propagation off for the rest of the
+    -- transaction)
+    SELECT COALESCE(pg_catalog.max(e.event_id), 0) OPERATOR(pg_catalog./) 1024 OPERATOR(pg_catalog.+) 1
+      INTO floor FROM customorder.events e;
+    PERFORM customorder.set_node_id_range(floor);
+    PERFORM pg_catalog.run_command_on_workers(
+        pg_catalog.format('SELECT customorder.set_node_id_range(%s)', floor));
 
     RETURN pg_catalog.format('customorder is distributed by order_id (%s tables distributed now)', done);
 END $$;

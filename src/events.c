@@ -484,31 +484,98 @@ event_append_spi(const Datum *v, const bool *n)
  * result and commits all of them in two phases (about 120 ms of a press on
  * the test cluster).  v/n as for event_append_direct.
  */
+/*
+ * An event's id on a distributed install: this node's events sequence
+ * times CO_EVENT_GROUPS plus this node's Citus group.  Every node draws from
+ * the same range (set_node_id_range), the group in the low bits keeping the
+ * ids apart (C4), so an order's next id need not be below its last one
+ * when its shard has moved to another node since: the sequence is moved
+ * past the last one first, and the order's events stay in event_id order
+ * (V1, H2).  The caller holds the order's row lock and is connected to SPI.
+ */
+#define CO_EVENT_GROUPS 1024
+
+static int64
+distributed_event_id(int64 order_id)
+{
+	static SPIPlanPtr last_plan = NULL;
+	static SPIPlanPtr group_plan = NULL;
+	static int64 group = -1;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		key = Int64GetDatum(order_id);
+	Oid			seq = co_identity_sequence("events", "event_id");
+	int64		last = 0;
+	int64		id;
+	bool		isnull;
+
+	if (group < 0)
+	{
+		co_execute(co_prepare(&group_plan,
+							  "SELECT g.groupid::pg_catalog.int8 FROM pg_catalog.pg_dist_local_group g",
+							  0, NULL),
+				   NULL, NULL, true, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "pg_dist_local_group has no row");
+		group = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+		if (group >= CO_EVENT_GROUPS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("customorder supports Citus groups below %d", CO_EVENT_GROUPS),
+					 errdetail("This node is group " INT64_FORMAT ".", group)));
+	}
+	co_execute(co_prepare(&last_plan,
+						  "SELECT pg_catalog.max(e.event_id) FROM customorder.events e "
+						  "WHERE e.order_id OPERATOR(pg_catalog.=) $1",
+						  1, argtypes),
+			   &key, NULL, false, 1);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			last = DatumGetInt64(d);
+	}
+	id = nextval_internal(seq, false) * CO_EVENT_GROUPS + group;
+	if (id <= last)
+	{
+		DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seq),
+							Int64GetDatum(last / CO_EVENT_GROUPS));
+		id = nextval_internal(seq, false) * CO_EVENT_GROUPS + group;
+	}
+	return id;
+}
+
 static void
 event_append_distributed(const Datum *v, const bool *n)
 {
 	static SPIPlanPtr event_plan = NULL;
 	static SPIPlanPtr delivery_plan = NULL;
 	static CoReferencePlan consumers_plan;
-	Oid			argtypes[EVENT_SQL_NARGS];
-	Datum		values[EVENT_SQL_NARGS];
-	char		nulls[EVENT_SQL_NARGS];
+	Oid			argtypes[EVENT_SQL_NARGS + 1];
+	Datum		values[EVENT_SQL_NARGS + 1];
+	char		nulls[EVENT_SQL_NARGS + 1];
 	Datum	   *names;
 	uint64		count;
 	uint64		r;
+	int64		event_id;
 	bool		isnull;
 
 	event_sql_args(v, n, argtypes, values, nulls);
 	co_connect();
+	event_id = distributed_event_id(DatumGetInt64(v[EV_ORDER_ID]));
+	argtypes[EVENT_SQL_NARGS] = INT8OID;
+	values[EVENT_SQL_NARGS] = Int64GetDatum(event_id);
+	nulls[EVENT_SQL_NARGS] = ' ';
 	co_prepare(&event_plan,
 			   "INSERT INTO customorder.events "
 			   "(order_id, aftersale_id, machine, action, from_state, to_state, "
-			   " actor, actor_role, at, detail) "
-			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING event_id",
-			   EVENT_SQL_NARGS, argtypes);
-	co_execute(event_plan, values, nulls, false, 1);
-	values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-							  &isnull);
+			   " actor, actor_role, at, detail, event_id) OVERRIDING SYSTEM VALUE "
+			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			   EVENT_SQL_NARGS + 1, argtypes);
+	co_execute(event_plan, values, nulls, false, 0);
+	values[2] = Int64GetDatum(event_id);
 	co_execute(co_prepare_reference(&consumers_plan, "consumers",
 									"SELECT c.consumer FROM %s c", 0, NULL),
 			   NULL, NULL, true, 0);
