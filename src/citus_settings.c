@@ -93,6 +93,7 @@ static char *notice_token_setting = NULL;
 /* The token this node's transaction gave the workers, and when */
 static int64 notice_token = 0;
 static LocalTransactionId notice_xact = InvalidLocalTransactionId;
+static SubTransactionId notice_subxact = InvalidSubTransactionId;
 
 /* The statement of a button that notifies its own order (co_notice_button) */
 static LocalTransactionId upload_xact = InvalidLocalTransactionId;
@@ -259,6 +260,7 @@ settings_executor_start(QueryDesc *queryDesc, int eflags)
 				if (!pg_strong_random(&notice_token, sizeof(notice_token)))
 					notice_token = (int64) GetCurrentTimestamp() ^ MyProcPid;
 				notice_xact = MyProc->lxid;
+				notice_subxact = GetCurrentSubTransactionId();
 			}
 			send_settings();
 		}
@@ -315,6 +317,24 @@ notices_xact_callback(XactEvent event, void *arg)
 														  1, &isnull))));
 	co_finish();
 	PopActiveSnapshot();
+}
+
+/*
+ * A subtransaction that gave the workers the token rolls back: so do the
+ * notices its statements left, and the token is dropped (a later raw
+ * change draws another), so that commit runs no DELETE for it.  One that
+ * commits hands the token to its parent.
+ */
+static void
+notices_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (notice_xact != MyProc->lxid || mySubid != notice_subxact)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		notice_xact = InvalidLocalTransactionId;
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		notice_subxact = parentSubid;
 }
 
 /*
@@ -375,6 +395,7 @@ co_install_settings_hook(void)
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = settings_executor_start;
 	RegisterXactCallback(notices_xact_callback, NULL);
+	RegisterSubXactCallback(notices_subxact_callback, NULL);
 }
 
 /* Apply one setting for this transaction; an empty value resets it */
